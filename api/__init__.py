@@ -1,0 +1,1 @@
+"""The FastAPI application: settings, lifespan, routers, services, repositories, errors and CLI."""

@@ -1,0 +1,163 @@
+"""`triage`: serve the API, migrate the database, run the demo, print the database URL."""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from api.log import configure_logging
+from api.partnership import PartnershipConfigError, load_partnership
+from api.settings import Environment, Settings, libpq_database_url
+
+logger = logging.getLogger("api.cli")
+
+EXIT_CONFIG = 2
+
+
+class ConfigurationError(Exception):
+    """A problem the operator must fix; printed without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except ConfigurationError as exc:
+        print(f"triage: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="triage", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="migrate the database, then serve the API")
+    _add_server_options(serve, default_host="0.0.0.0")  # noqa: S104 - a server binds all interfaces
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--no-migrate", action="store_true", help="do not migrate before serving")
+    serve.set_defaults(handler=_serve)
+
+    demo = commands.add_parser(
+        "demo", help="serve with development settings and the demo partnership on localhost"
+    )
+    _add_server_options(demo, default_host="127.0.0.1")
+    demo.set_defaults(handler=_demo, workers=1, no_migrate=False)
+
+    migrate = commands.add_parser(
+        "migrate", help="upgrade the database schema to the latest revision"
+    )
+    migrate.set_defaults(handler=_migrate)
+
+    db_url = commands.add_parser("db-url", help="print the database URL in use, for psql")
+    db_url.set_defaults(handler=_db_url)
+    return parser
+
+
+def _add_server_options(parser: argparse.ArgumentParser, *, default_host: str) -> None:
+    parser.add_argument("--host", default=default_host)
+    parser.add_argument("--port", type=int, default=8000)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from None
+
+
+def _check_partnership(settings: Settings) -> None:
+    try:
+        load_partnership(settings.partnership_path)
+    except PartnershipConfigError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def _database_url(settings: Settings, *, stop_at_exit: bool = True) -> str:
+    """The configured database, or the embedded one, started in the data directory if need be."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from api.embedded import start_embedded_postgres  # noqa: PLC0415 - only when it is used
+
+    return start_embedded_postgres(settings.pgdata_dir, stop_at_exit=stop_at_exit)
+
+
+def _migrate_to_head(database_url: str) -> None:
+    from api import migration  # noqa: PLC0415 - keeps `triage --help` fast
+
+    migration.upgrade(database_url)
+    logger.info("database.migrated", extra={"fields": {"revision": migration.head_revision()}})
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    configure_logging(settings.log_level)
+    _check_partnership(settings)
+    database_url = _database_url(settings)
+    # Workers are separate processes: they read the database URL from the environment.
+    os.environ["TRIAGE_DATABASE_URL"] = database_url
+    if not args.no_migrate:
+        _migrate_to_head(database_url)
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="triage-metrics-")
+
+    import uvicorn  # noqa: PLC0415
+
+    # Uvicorn re-raises the signal that stopped it; exiting through SystemExit instead lets the
+    # embedded database shut down cleanly on SIGTERM as it does on Ctrl-C.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    uvicorn.run(
+        "api.app:create_app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    os.environ["TRIAGE_ENVIRONMENT"] = Environment.development.value
+    print(
+        f"Street triage demo: http://{args.host}:{args.port}/docs "
+        f"(readiness at /readyz). Ctrl-C stops it; data is kept.",
+        file=sys.stderr,
+    )
+    return _serve(args)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = _settings()
+    configure_logging(settings.log_level)
+    _migrate_to_head(_database_url(settings))
+    return 0
+
+
+def _db_url(args: argparse.Namespace) -> int:
+    settings = _settings()
+    # Leave an embedded server running: the URL is for psql, after this command has exited.
+    print(libpq_database_url(_database_url(settings, stop_at_exit=False)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The async engine on asyncpg, with an explicit pool and timeouts."""
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.settings import Settings, async_database_url
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def build_database(settings: Settings) -> Database:
+    if settings.database_url is None:
+        raise RuntimeError(
+            "no database configured: set TRIAGE_DATABASE_URL or start through `triage`"
+        )
+    engine = create_async_engine(
+        async_database_url(settings.database_url.get_secret_value()),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
+            "command_timeout": settings.db_statement_timeout_seconds + 5,
+            "server_settings": {
+                "application_name": "triage-api",
+                "statement_timeout": str(int(settings.db_statement_timeout_seconds * 1000)),
+                "idle_in_transaction_session_timeout": "60000",
+            },
+        },
+    )
+    return Database(engine=engine, sessionmaker=session_factory(engine))
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: nothing may lazy-load after the transaction ends.
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

@@ -1,0 +1,135 @@
+"""The outermost layer of every request: request id, body limit, access log, metrics, last-resort 500.
+
+Pure ASGI rather than BaseHTTPMiddleware, so it never buffers a body and sees exceptions first.
+"""
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import BodyTooLarge, problem_response
+from api.log import request_id_var
+from api.metrics import Metrics
+
+REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+UNMATCHED_ROUTE = "<unmatched>"
+
+logger = logging.getLogger("api.request")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started_at = time.perf_counter()
+        headers = Headers(scope=scope)
+        request_id = _accept_request_id(headers.get(REQUEST_ID_HEADER))
+        token = request_id_var.set(request_id)
+        status = 500
+        response_started = False
+
+        async def send_with_context(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                response_headers = MutableHeaders(scope=message)
+                response_headers[REQUEST_ID_HEADER] = request_id
+                response_headers.setdefault("cache-control", "no-store")
+                response_headers.setdefault("x-content-type-options", "nosniff")
+            await send(message)
+
+        received = 0
+
+        async def receive_with_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge(self.max_body_bytes)
+            return message
+
+        try:
+            if _declared_length(headers) > self.max_body_bytes:
+                # Refused on the declared length alone: nothing of the body is read.
+                response = problem_response(
+                    413,
+                    type_slug="body-too-large",
+                    detail=BodyTooLarge(self.max_body_bytes).detail,
+                    headers={"connection": "close"},
+                )
+                await response(scope, receive, send_with_context)
+            else:
+                await self.app(scope, receive_with_limit, send_with_context)
+        except Exception as exc:
+            if response_started:
+                logger.exception("http.response.aborted")
+            else:
+                await self._render_failure(exc, scope, receive, send_with_context)
+        finally:
+            route = _route_template(scope)
+            elapsed = time.perf_counter() - started_at
+            labels = (scope["method"], route, str(status))
+            self.metrics.http_requests.labels(*labels).inc()
+            self.metrics.http_request_duration.labels(*labels).observe(elapsed)
+            logger.info(
+                "http.request",
+                extra={
+                    "fields": {
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    }
+                },
+            )
+            request_id_var.reset(token)
+
+    async def _render_failure(
+        self, exc: Exception, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if isinstance(exc, BodyTooLarge):
+            response = problem_response(413, type_slug="body-too-large", detail=exc.detail)
+        else:
+            logger.error("http.unhandled_exception", exc_info=exc)
+            response = problem_response(
+                500,
+                type_slug="internal-error",
+                detail="The server could not complete the request. Quote the request id when reporting it.",
+            )
+        await response(scope, receive, send)
+
+
+def _accept_request_id(offered: str | None) -> str:
+    # A caller's id is echoed and logged, so only a short, plain token is taken; anything else is
+    # replaced rather than refused, because a bad header must not cost an officer their answer.
+    if offered is not None and REQUEST_ID_PATTERN.match(offered):
+        return offered
+    return str(uuid.uuid4())
+
+
+def _declared_length(headers: Headers) -> int:
+    try:
+        return int(headers.get("content-length", "0"))
+    except ValueError:
+        return 0
+
+
+def _route_template(scope: Scope) -> str:
+    # The template, never the raw path: paths may carry identifiers, and raw paths explode cardinality.
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE

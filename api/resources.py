@@ -1,0 +1,26 @@
+"""What the lifespan builds and every request may use, typed."""
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from api.agreement.schemas import AgreementRead
+from api.database import Database
+from api.metrics import Metrics
+from api.settings import Settings
+from models import Partnership
+
+
+@dataclass(frozen=True)
+class Resources:
+    settings: Settings
+    database: Database
+    metrics: Metrics
+    partnership: Partnership
+    agreement: AgreementRead
+    expected_revision: str
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources

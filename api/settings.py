@@ -1,0 +1,79 @@
+"""Typed settings, read from `TRIAGE_*` environment variables."""
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+DEMO_PARTNERSHIP_FILE = Path(__file__).parent / "config" / "demo-partnership.yaml"
+
+# Values that appear in examples and must never reach a real deployment.
+PLACEHOLDER_SECRETS = frozenset(
+    {"changethis", "change-me", "changeme", "password", "secret", "postgres"}
+)
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.production
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: the CLI starts an embedded PostgreSQL in `pgdata_dir`.",
+    )
+    pgdata_dir: Path = Path(".triage/pgdata")
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    db_max_overflow: Annotated[int, Field(ge=0, le=200)] = 5
+    db_pool_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
+    db_connect_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
+    db_statement_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 15.0
+    readiness_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+
+    partnership_file: Path | None = Field(
+        default=None,
+        description="Partnership and agreement YAML. Required outside development.",
+    )
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    log_level: str = "INFO"
+    docs_enabled: bool = True
+
+    @model_validator(mode="after")
+    def _enforce_production_safety(self) -> Self:
+        if self.environment == Environment.development:
+            return self
+        if self.partnership_file is None:
+            raise ValueError("TRIAGE_PARTNERSHIP_FILE is required outside development")
+        if self.database_url is not None:
+            password = make_url(self.database_url.get_secret_value()).password
+            if password is not None and password.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "TRIAGE_DATABASE_URL carries a placeholder password; "
+                    "set a real secret or TRIAGE_ENVIRONMENT=development"
+                )
+        return self
+
+    @property
+    def partnership_path(self) -> Path:
+        return self.partnership_file or DEMO_PARTNERSHIP_FILE
+
+
+def async_database_url(url: str) -> URL:
+    """Normalise a libpq-style URL to the asyncpg driver."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError("the database URL must be a PostgreSQL URL")
+    return parsed.set(drivername="postgresql+asyncpg")
+
+
+def libpq_database_url(url: str) -> str:
+    """The same database as a URL that psql accepts."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -1,0 +1,1 @@
+"""Identity and purpose-bound tokens, the principal, purposes, scopes and policy rules."""

@@ -1,0 +1,1 @@
+"""Alembic migrations: static, reviewed by hand, one file per schema change, each with a downgrade."""

@@ -1,0 +1,213 @@
+"""The partnership and its Information Sharing Agreement, as value types validated on load.
+
+The agreement is configuration the API enforces and shows: who takes part, for which purposes, which
+roles of which kinds of organisation may see which classes of data, on what legal basis, for how long.
+"""
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from models.organisation import OrganisationBase, OrganisationKind
+
+# Issued tokens never live longer than this, whatever a purpose asks for.
+MAX_TOKEN_LIFETIME_SECONDS = 900
+
+
+class Role(StrEnum):
+    officer = "officer"
+    mh_practitioner = "mh_practitioner"
+    supervisor = "supervisor"
+    ig_officer = "ig_officer"
+
+
+class DataClass(StrEnum):
+    """The classes of data the API can disclose. What each contains is fixed by the code that projects it."""
+
+    crisis_flag = "crisis_flag"
+    crisis_plan_exists = "crisis_plan_exists"
+    safety_alerts = "safety_alerts"
+    crisis_contact = "crisis_contact"
+    approach_advice = "approach_advice"
+    crisis_plan_clinical = "crisis_plan_clinical"
+    incident_record = "incident_record"
+    joint_assessment = "joint_assessment"
+    outcome_statistics = "outcome_statistics"
+    audit_trail = "audit_trail"
+
+    @property
+    def description(self) -> str:
+        return _DATA_CLASS_DESCRIPTIONS[self]
+
+
+_DATA_CLASS_DESCRIPTIONS: dict[DataClass, str] = {
+    DataClass.crisis_flag: (
+        "Whether partner mental health services know the person: known, not known, or could not check."
+    ),
+    DataClass.crisis_plan_exists: (
+        "Whether a crisis plan exists, which organisation holds it, and whether it is past its review date."
+    ),
+    DataClass.safety_alerts: (
+        "Safety alerts with their level (risk to self, to others, from others), as written for police "
+        "by the plan's author."
+    ),
+    DataClass.crisis_contact: (
+        "The crisis contact: a work number, its hours and the out-of-hours alternative."
+    ),
+    DataClass.approach_advice: (
+        "What helps: approach advice written for police by the plan's author."
+    ),
+    DataClass.crisis_plan_clinical: (
+        "The full crisis plan: clinical section, care coordinator, Mental Health Act status, "
+        "safeguarding and dependants."
+    ),
+    DataClass.incident_record: (
+        "The incident: times, coarse location, triage mode, outcome codes and handover."
+    ),
+    DataClass.joint_assessment: (
+        "The joint assessment: presenting situation, risks and rationale, capacity, consent and decision."
+    ),
+    DataClass.outcome_statistics: (
+        "Counts, rates and timings across incidents, with no clinical free text."
+    ),
+    DataClass.audit_trail: "Who saw or changed what, when, and for which purpose.",
+}
+
+
+class PurposeOfUse(StrEnum):
+    """HL7 v3 ActReason codes the purposes map to (there is no law-enforcement code)."""
+
+    TREAT = "TREAT"
+    ETREAT = "ETREAT"
+    COC = "COC"
+    BTG = "BTG"
+    HOPERAT = "HOPERAT"
+    HQUALIMP = "HQUALIMP"
+    HCOMPL = "HCOMPL"
+
+
+class IncidentBinding(StrEnum):
+    none = "none"
+    optional = "optional"
+    required = "required"
+
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,39}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+
+
+class _Strict(BaseModel):
+    # A misspelt key in a hand-written agreement must fail loudly, not be ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LegalBasis(_Strict):
+    code: Name
+    text: Text
+
+
+class Purpose(_Strict):
+    name: Name
+    title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    description: Text
+    purpose_of_use: PurposeOfUse
+    roles: list[Role] = Field(min_length=1)
+    incident_binding: IncidentBinding = IncidentBinding.none
+    token_lifetime_seconds: int = Field(default=300, ge=30, le=MAX_TOKEN_LIFETIME_SECONDS)
+    justification_min_length: int = Field(default=0, ge=0, le=2000)
+    legal_basis: list[Name] = Field(min_length=1)
+
+
+class AccessRule(_Strict):
+    organisation_kind: OrganisationKind
+    role: Role
+    purposes: list[Name] = Field(min_length=1)
+    data_classes: list[DataClass] = Field(min_length=1)
+
+
+class Retention(_Strict):
+    incident_days: int = Field(ge=1, le=36500)
+    audit_event_days: int = Field(ge=1, le=36500)
+    notification_days: int = Field(ge=1, le=36500)
+
+
+class LookupQuotas(_Strict):
+    per_user_per_hour: int = Field(ge=1, le=100_000)
+    per_organisation_per_day: int = Field(ge=1, le=10_000_000)
+
+
+class Agreement(_Strict):
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    version: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    effective_from: date
+    review_by: date
+    legal_basis: list[LegalBasis] = Field(min_length=1)
+    purposes: list[Purpose] = Field(min_length=1)
+    access: list[AccessRule] = Field(min_length=1)
+    retention: Retention
+    lookup_quotas: LookupQuotas
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Self:
+        problems: list[str] = []
+        if self.review_by <= self.effective_from:
+            problems.append("review_by must be after effective_from")
+        problems += _duplicates("legal basis", [basis.code for basis in self.legal_basis])
+        problems += _duplicates("purpose", [purpose.name for purpose in self.purposes])
+        known_bases = {basis.code for basis in self.legal_basis}
+        purposes = {purpose.name: purpose for purpose in self.purposes}
+        for purpose in self.purposes:
+            for code in purpose.legal_basis:
+                if code not in known_bases:
+                    problems.append(f"purpose '{purpose.name}' names unknown legal basis '{code}'")
+        seen: set[tuple[OrganisationKind, Role]] = set()
+        for rule in self.access:
+            key = (rule.organisation_kind, rule.role)
+            if key in seen:
+                problems.append(
+                    f"access for role '{rule.role}' in '{rule.organisation_kind}' is given twice"
+                )
+            seen.add(key)
+            for name in rule.purposes:
+                granted = purposes.get(name)
+                if granted is None:
+                    problems.append(f"access for role '{rule.role}' names unknown purpose '{name}'")
+                elif rule.role not in granted.roles:
+                    problems.append(
+                        f"access gives role '{rule.role}' purpose '{name}', "
+                        f"which that purpose does not allow"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Partnership(_Strict):
+    organisations: list[OrganisationBase] = Field(min_length=1)
+    agreement: Agreement
+
+    @model_validator(mode="after")
+    def _check_organisations(self) -> Self:
+        problems = _duplicates("organisation code", [org.code for org in self.organisations])
+        kinds = {org.kind for org in self.organisations}
+        for rule in self.agreement.access:
+            if rule.organisation_kind not in kinds:
+                problems.append(
+                    f"access for role '{rule.role}' names organisation kind "
+                    f"'{rule.organisation_kind}', but no organisation of that kind takes part"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _duplicates(what: str, values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for value in values:
+        if value in seen and value not in repeated:
+            repeated.append(value)
+        seen.add(value)
+    return [f"duplicate {what} '{value}'" for value in repeated]
