@@ -3,7 +3,9 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from api.agreement.router import router as agreement_router
@@ -11,6 +13,7 @@ from api.agreement.schemas import AgreementRead
 from api.database import build_database
 from api.errors import install_error_handlers
 from api.health.router import router as health_router
+from api.incident.router import router as incident_router
 from api.log import configure_logging
 from api.metrics import build_metrics
 from api.middleware import RequestContextMiddleware
@@ -18,12 +21,31 @@ from api.migration import head_revision
 from api.organisation.repository import sync_organisations
 from api.partnership import load_partnership
 from api.resources import Resources
-from api.settings import Settings
+from api.settings import Environment, Settings
+from api.token.router import router as token_router
+from auth.access_token import TokenAuthority
+from auth.development import ensure_development_keys
+from auth.issuers import IssuerRegistry, load_trusted_issuers
+from auth.keys import load_signing_keys
 
 logger = logging.getLogger(__name__)
 
-# Routes anyone may call. Every other router will mount behind authentication (default deny).
-PUBLIC_ROUTERS = (health_router, agreement_router)
+# Routes anyone may call: they disclose nothing, or check credentials in the body themselves.
+PUBLIC_ROUTERS = (health_router, agreement_router, token_router)
+# Every route of these declares an `Authorizer` with its scopes; a test checks none is missed.
+PROTECTED_ROUTERS = (incident_router,)
+
+
+def key_files(settings: Settings) -> tuple[Path, Path]:
+    """The signing key set and trusted issuers files; generated for development when unset."""
+    if settings.signing_keys_file is not None and settings.trusted_issuers is not None:
+        return settings.signing_keys_file, settings.trusted_issuers
+    if settings.environment != Environment.development:
+        raise RuntimeError(
+            "signing keys and trusted issuers must be configured outside development"
+        )
+    signing, issuers = ensure_development_keys(settings.keys_dir, audience=settings.token_audience)
+    return settings.signing_keys_file or signing, settings.trusted_issuers or issuers
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -32,6 +54,20 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         partnership = load_partnership(settings.partnership_path)
+        signing_path, issuers_path = key_files(settings)
+        tokens = TokenAuthority(
+            keys=load_signing_keys(signing_path, settings.signing_key_id),
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+        )
+        trusted = load_trusted_issuers(issuers_path, own_issuer=settings.token_issuer)
+        # Only for identity providers' key sets: no redirects, no proxies from the environment.
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(3.0),
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=10),
+        )
         database = build_database(settings)
         try:
             async with database.sessionmaker() as session, session.begin():
@@ -43,6 +79,9 @@ def create_app(settings: Settings) -> FastAPI:
                 partnership=partnership,
                 agreement=AgreementRead.from_partnership(partnership),
                 expected_revision=head_revision(),
+                tokens=tokens,
+                issuers=IssuerRegistry(trusted, http),
+                http=http,
             )
             logger.info(
                 "app.started",
@@ -56,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await database.dispose()
+            await http.aclose()
             logger.info("app.stopped")
 
     docs = settings.docs_enabled
@@ -72,7 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes
     )
-    for router in PUBLIC_ROUTERS:
+    for router in (*PUBLIC_ROUTERS, *PROTECTED_ROUTERS):
         app.include_router(router)
     return app
 

@@ -8,11 +8,14 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from api.log import configure_logging
 from api.partnership import PartnershipConfigError, load_partnership
 from api.settings import Environment, Settings, libpq_database_url
+from auth.issuers import IssuerConfigError, load_trusted_issuers
+from auth.keys import KeyFileError, load_signing_keys
+from models import Role
 
 logger = logging.getLogger("api.cli")
 
@@ -57,6 +60,21 @@ def _parser() -> argparse.ArgumentParser:
 
     db_url = commands.add_parser("db-url", help="print the database URL in use, for psql")
     db_url.set_defaults(handler=_db_url)
+
+    dev_token = commands.add_parser(
+        "dev-token", help="print an identity token from the development identity provider"
+    )
+    dev_token.add_argument("--role", required=True, choices=[role.value for role in Role])
+    dev_token.add_argument("--org", required=True, help="organisation code, e.g. NSP")
+    dev_token.add_argument("--sub", help="subject; default derived from role and organisation")
+    dev_token.add_argument("--name", help="display name")
+    dev_token.set_defaults(handler=_dev_token)
+
+    user = commands.add_parser("user", help="deactivate or reactivate a user, effective at once")
+    user.add_argument("action", choices=["deactivate", "activate"])
+    user.add_argument("--issuer", required=True, help="the identity provider's issuer")
+    user.add_argument("--sub", required=True, help="the user's subject at that provider")
+    user.set_defaults(handler=_user)
     return parser
 
 
@@ -77,11 +95,20 @@ def _settings() -> Settings:
         raise ConfigurationError(f"invalid settings: {problems}") from None
 
 
-def _check_partnership(settings: Settings) -> None:
+def _check_configuration(settings: Settings) -> None:
+    """Everything the app loads at start, checked here so problems print plainly, once."""
+    from api.app import key_files  # noqa: PLC0415
+
     try:
         load_partnership(settings.partnership_path)
-    except PartnershipConfigError as exc:
+        signing, issuers = key_files(settings)
+        load_signing_keys(signing, settings.signing_key_id)
+        load_trusted_issuers(issuers, own_issuer=settings.token_issuer)
+    except (PartnershipConfigError, KeyFileError, IssuerConfigError) as exc:
         raise ConfigurationError(str(exc)) from None
+    # Workers start in parallel: they must find the development keys made, not make them.
+    os.environ["TRIAGE_SIGNING_KEYS_FILE"] = str(signing)
+    os.environ["TRIAGE_TRUSTED_ISSUERS"] = str(issuers)
 
 
 def _database_url(settings: Settings, *, stop_at_exit: bool = True) -> str:
@@ -103,7 +130,7 @@ def _migrate_to_head(database_url: str) -> None:
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging(settings.log_level)
-    _check_partnership(settings)
+    _check_configuration(settings)
     database_url = _database_url(settings)
     # Workers are separate processes: they read the database URL from the environment.
     os.environ["TRIAGE_DATABASE_URL"] = database_url
@@ -156,6 +183,53 @@ def _db_url(args: argparse.Namespace) -> int:
     settings = _settings()
     # Leave an embedded server running: the URL is for psql, after this command has exited.
     print(libpq_database_url(_database_url(settings, stop_at_exit=False)))
+    return 0
+
+
+def _dev_token(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings.environment != Environment.development:
+        raise ConfigurationError("dev-token works only with TRIAGE_ENVIRONMENT=development")
+    from auth.development import mint_identity_token  # noqa: PLC0415
+
+    print(
+        mint_identity_token(
+            settings.keys_dir,
+            audience=settings.token_audience,
+            role=args.role,
+            organisation_code=args.org,
+            subject=args.sub,
+            name=args.name,
+        )
+    )
+    return 0
+
+
+def _user(args: argparse.Namespace) -> int:
+    settings = _settings()
+    configure_logging(settings.log_level)
+    database_url = _database_url(settings)
+
+    import asyncio  # noqa: PLC0415
+
+    from api.database import build_database  # noqa: PLC0415
+    from api.token.repository import set_user_active  # noqa: PLC0415
+
+    async def change() -> bool:
+        database = build_database(
+            settings.model_copy(update={"database_url": SecretStr(database_url)})
+        )
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                return await set_user_active(
+                    session, issuer=args.issuer, subject=args.sub, active=args.action == "activate"
+                )
+        finally:
+            await database.dispose()
+
+    if not asyncio.run(change()):
+        raise ConfigurationError("no such user has signed in")
+    print(f"user {args.action}d")
     return 0
 
 

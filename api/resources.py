@@ -2,12 +2,15 @@
 
 from dataclasses import dataclass
 
+import httpx
 from fastapi import Request
 
 from api.agreement.schemas import AgreementRead
 from api.database import Database
 from api.metrics import Metrics
 from api.settings import Settings
+from auth.access_token import TokenAuthority
+from auth.issuers import IssuerRegistry
 from models import Partnership
 
 
@@ -19,6 +22,9 @@ class Resources:
     partnership: Partnership
     agreement: AgreementRead
     expected_revision: str
+    tokens: TokenAuthority
+    issuers: IssuerRegistry
+    http: httpx.AsyncClient
 
 
 def get_resources(request: Request) -> Resources:

@@ -43,6 +43,31 @@ class Settings(BaseSettings):
         description="Partnership and agreement YAML. Required outside development.",
     )
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+
+    token_issuer: str = Field(
+        default="urn:street-triage:api", description="`iss` of the tokens this API issues."
+    )
+    token_audience: str = Field(
+        default="urn:street-triage:api", description="`aud` of the tokens this API issues."
+    )
+    signing_keys_file: Path | None = Field(
+        default=None,
+        description="JWK set with the EC P-256 private keys that sign our tokens. "
+        "Unset in development: generated in `keys_dir`.",
+    )
+    signing_key_id: str | None = Field(
+        default=None, description="`kid` of the key that signs; unset: the first key in the file."
+    )
+    trusted_issuers: Path | None = Field(
+        default=None,
+        description="YAML or JSON list of trusted identity providers. Unset in development: "
+        "the development identity provider only.",
+    )
+    keys_dir: Path = Field(
+        default=Path(".triage/keys"),
+        description="Where development keys are generated and kept.",
+    )
+    token_lifetime_seconds: Annotated[int, Field(ge=30, le=900)] = 300
     log_level: str = "INFO"
     docs_enabled: bool = True
 
@@ -50,8 +75,9 @@ class Settings(BaseSettings):
     def _enforce_production_safety(self) -> Self:
         if self.environment == Environment.development:
             return self
-        if self.partnership_file is None:
-            raise ValueError("TRIAGE_PARTNERSHIP_FILE is required outside development")
+        for name in ("partnership_file", "signing_keys_file", "trusted_issuers"):
+            if getattr(self, name) is None:
+                raise ValueError(f"TRIAGE_{name.upper()} is required outside development")
         if self.database_url is not None:
             password = make_url(self.database_url.get_secret_value()).password
             if password is not None and password.lower() in PLACEHOLDER_SECRETS:

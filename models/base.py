@@ -1,8 +1,10 @@
 """Shared table metadata: one naming convention so every constraint has a predictable name."""
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlmodel import SQLModel
+from sqlalchemy import DateTime
+from sqlmodel import Field, SQLModel
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -19,3 +21,12 @@ metadata = SQLModel.metadata
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def timestamp(*, default_now: bool = True, nullable: bool = False, **kwargs: Any) -> Any:
+    """A timezone-aware timestamp column."""
+    if default_now:
+        kwargs["default_factory"] = utcnow
+    elif nullable:
+        kwargs["default"] = None
+    return Field(sa_type=DateTime(timezone=True), nullable=nullable, **kwargs)

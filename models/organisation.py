@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, DateTime, String
+from sqlalchemy import CheckConstraint, String
 from sqlmodel import Field, SQLModel
 
-from models.base import utcnow
+from models.base import timestamp
 
 
 class OrganisationKind(StrEnum):
@@ -35,5 +35,5 @@ class Organisation(OrganisationBase, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     code: str = Field(max_length=10, unique=True)
     active: bool = Field(default=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()

@@ -76,6 +76,37 @@ _DATA_CLASS_DESCRIPTIONS: dict[DataClass, str] = {
 }
 
 
+class Scope(StrEnum):
+    """What a token lets its holder do, as `resource:action`. Each route requires exactly one."""
+
+    incident_open = "incident:open"
+    incident_read = "incident:read"
+    incident_write = "incident:write"
+    incident_review = "incident:review"
+    crisis_flag_lookup = "crisis_flag:lookup"
+    crisis_plan_read = "crisis_plan:read"
+    crisis_plan_write = "crisis_plan:write"
+    crisis_plan_break_glass = "crisis_plan:break_glass"
+    notification_read = "notification:read"
+    report_read = "report:read"
+    audit_read = "audit:read"
+
+    @property
+    def incident_bound(self) -> bool:
+        """Whether the scope acts on one incident, and so is granted only to a bound token."""
+        return self in _INCIDENT_BOUND_SCOPES
+
+
+_INCIDENT_BOUND_SCOPES = frozenset(
+    {
+        Scope.incident_read,
+        Scope.incident_write,
+        Scope.crisis_flag_lookup,
+        Scope.crisis_plan_break_glass,
+    }
+)
+
+
 class PurposeOfUse(StrEnum):
     """HL7 v3 ActReason codes the purposes map to (there is no law-enforcement code)."""
 
@@ -118,6 +149,25 @@ class Purpose(_Strict):
     token_lifetime_seconds: int = Field(default=300, ge=30, le=MAX_TOKEN_LIFETIME_SECONDS)
     justification_min_length: int = Field(default=0, ge=0, le=2000)
     legal_basis: list[Name] = Field(min_length=1)
+    scopes: list[Scope] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_binding(self) -> Self:
+        bound = [scope for scope in self.scopes if scope.incident_bound]
+        if self.incident_binding == IncidentBinding.none and bound:
+            raise ValueError(
+                f"purpose '{self.name}' is never bound to an incident but lists incident scopes "
+                + ", ".join(f"'{scope}'" for scope in bound)
+            )
+        if self.incident_binding == IncidentBinding.required and len(bound) < len(self.scopes):
+            raise ValueError(
+                f"purpose '{self.name}' is always bound to an incident but lists unbound scopes"
+            )
+        return self
+
+    def scopes_for(self, *, bound: bool) -> list[Scope]:
+        """The scopes a token for this purpose carries, bound to an incident or not."""
+        return [scope for scope in self.scopes if scope.incident_bound == bound]
 
 
 class AccessRule(_Strict):

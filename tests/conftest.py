@@ -1,7 +1,11 @@
 """Fixtures: a migrated database for the session, a rolled-back transaction per test, the app."""
 
+import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +18,9 @@ from api.app import create_app
 from api.dependencies import get_session
 from api.migration import upgrade_async
 from api.settings import DEMO_PARTNERSHIP_FILE, Environment, Settings, async_database_url
+from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from tests.database import database_server, scratch_database
+from tests.identity_provider import IdentityProvider, KeyMaterial, make_key_material
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
@@ -48,12 +54,25 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await transaction.rollback()
 
 
+@pytest.fixture(scope="session")
+def key_material() -> Iterator[KeyMaterial]:
+    with tempfile.TemporaryDirectory(prefix="triage-test-keys-") as directory:
+        yield make_key_material(Path(directory))
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def idp(key_material: KeyMaterial) -> IdentityProvider:
+    return key_material.idp
+
+
+@pytest.fixture
+def settings(database_url: str, key_material: KeyMaterial) -> Settings:
     return Settings(
         environment=Environment.production,
         database_url=SecretStr(database_url),
         partnership_file=DEMO_PARTNERSHIP_FILE,
+        signing_keys_file=key_material.signing_keys_file,
+        trusted_issuers=key_material.trusted_issuers_file,
     )
 
 
@@ -86,3 +105,47 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         ) as client,
     ):
         yield client
+
+
+@dataclass
+class Exchanger:
+    """Trades identity tokens for access tokens through the real endpoint."""
+
+    client: httpx.AsyncClient
+    idp: IdentityProvider
+
+    async def request(
+        self,
+        role: str,
+        org: str,
+        purpose: str,
+        *,
+        incident_id: uuid.UUID | str | None = None,
+        subject_token: str | None = None,
+        **fields: Any,
+    ) -> httpx.Response:
+        form: dict[str, Any] = {
+            "grant_type": TOKEN_EXCHANGE_GRANT,
+            "subject_token": subject_token or self.idp.token(role, org),
+            "subject_token_type": JWT_TOKEN_TYPE,
+            "purpose": purpose,
+        }
+        if incident_id is not None:
+            form["incident_id"] = str(incident_id)
+        form.update({name: value for name, value in fields.items() if value is not None})
+        return await self.client.post("/v1/token", data=form)
+
+    async def token(self, role: str, org: str, purpose: str, **kwargs: Any) -> str:
+        response = await self.request(role, org, purpose, **kwargs)
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+
+@pytest.fixture
+def exchanger(client: httpx.AsyncClient, idp: IdentityProvider) -> Exchanger:
+    return Exchanger(client, idp)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from api.settings import DEMO_PARTNERSHIP_FILE
+from tests.identity_provider import KeyMaterial
 
 START_TIMEOUT_SECONDS = 60
 
@@ -41,6 +42,13 @@ def run_triage(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess
         timeout=120,
         check=False,
     )
+
+
+def key_environment(keys: KeyMaterial) -> dict[str, str]:
+    return {
+        "TRIAGE_SIGNING_KEYS_FILE": str(keys.signing_keys_file),
+        "TRIAGE_TRUSTED_ISSUERS": str(keys.trusted_issuers_file),
+    }
 
 
 def free_port() -> int:
@@ -122,7 +130,7 @@ async def test_demo_comes_up_ready_and_keeps_data_across_restarts(tmp_path: Path
     assert kept == "Kept"
 
 
-def test_serve_refuses_a_broken_partnership_file(tmp_path: Path) -> None:
+def test_serve_refuses_a_broken_partnership_file(tmp_path: Path, key_material: KeyMaterial) -> None:
     document = yaml.safe_load(DEMO_PARTNERSHIP_FILE.read_text())
     document["organisations"][2]["code"] = document["organisations"][1]["code"]
     broken = tmp_path / "partnership.yaml"
@@ -132,18 +140,22 @@ def test_serve_refuses_a_broken_partnership_file(tmp_path: Path) -> None:
         cwd=tmp_path,
         TRIAGE_PARTNERSHIP_FILE=str(broken),
         TRIAGE_DATABASE_URL="postgresql://triage:Real-secret-1@127.0.0.1:1/triage",
+        **key_environment(key_material),
     )
     assert result.returncode == 2
     assert "duplicate organisation code 'RQI'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_serve_refuses_placeholder_secret_outside_development(tmp_path: Path) -> None:
+def test_serve_refuses_placeholder_secret_outside_development(
+    tmp_path: Path, key_material: KeyMaterial
+) -> None:
     result = run_triage(
         "serve",
         cwd=tmp_path,
         TRIAGE_PARTNERSHIP_FILE=str(DEMO_PARTNERSHIP_FILE),
         TRIAGE_DATABASE_URL="postgresql://triage:changethis@127.0.0.1:1/triage",
+        **key_environment(key_material),
     )
     assert result.returncode == 2
     assert "placeholder password" in result.stderr

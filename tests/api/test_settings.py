@@ -13,6 +13,13 @@ from api.settings import (
     libpq_database_url,
 )
 
+SIGNING_KEYS = Path("/etc/triage/signing-keys.json")
+TRUSTED_ISSUERS = Path("/etc/triage/trusted-issuers.yaml")
+KEY_FILES: dict[str, Path | None] = {
+    "signing_keys_file": SIGNING_KEYS,
+    "trusted_issuers": TRUSTED_ISSUERS,
+}
+
 
 @pytest.mark.parametrize("password", ["changethis", "postgres", "Password", "secret"])
 def test_placeholder_database_password_is_refused_in_production(password: str) -> None:
@@ -21,6 +28,8 @@ def test_placeholder_database_password_is_refused_in_production(password: str) -
             environment=Environment.production,
             database_url=SecretStr(f"postgresql://triage:{password}@db.internal/triage"),
             partnership_file=DEMO_PARTNERSHIP_FILE,
+            signing_keys_file=SIGNING_KEYS,
+            trusted_issuers=TRUSTED_ISSUERS,
         )
 
 
@@ -38,13 +47,25 @@ def test_real_password_is_accepted_in_production() -> None:
         environment=Environment.production,
         database_url=SecretStr("postgresql://triage:Zk3-long-random-value@db.internal/triage"),
         partnership_file=DEMO_PARTNERSHIP_FILE,
+        signing_keys_file=SIGNING_KEYS,
+        trusted_issuers=TRUSTED_ISSUERS,
     )
     assert settings.partnership_path == DEMO_PARTNERSHIP_FILE
 
 
-def test_partnership_file_is_required_in_production() -> None:
-    with pytest.raises(ValidationError, match="TRIAGE_PARTNERSHIP_FILE is required"):
-        Settings(environment=Environment.production, partnership_file=None)
+@pytest.mark.parametrize(
+    ("missing", "variable"),
+    [
+        ("partnership_file", "TRIAGE_PARTNERSHIP_FILE"),
+        ("signing_keys_file", "TRIAGE_SIGNING_KEYS_FILE"),
+        ("trusted_issuers", "TRIAGE_TRUSTED_ISSUERS"),
+    ],
+)
+def test_files_are_required_in_production(missing: str, variable: str) -> None:
+    values: dict[str, Path | None] = {"partnership_file": DEMO_PARTNERSHIP_FILE, **KEY_FILES}
+    values[missing] = None
+    with pytest.raises(ValidationError, match=f"{variable} is required outside development"):
+        Settings.model_validate({"environment": Environment.production, **values})
 
 
 def test_development_falls_back_to_demo_partnership() -> None:

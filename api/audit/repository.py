@@ -1,0 +1,70 @@
+"""Writing audit events: in the request's transaction, or on their own for refusals."""
+
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.log import request_id_var
+from models import AuditAction, AuditEvent, AuditOutcome
+
+logger = logging.getLogger(__name__)
+
+
+def audit_event(
+    action: AuditAction,
+    outcome: AuditOutcome,
+    *,
+    reason: str | None = None,
+    actor_user_id: uuid.UUID | None = None,
+    actor_role: str | None = None,
+    actor_organisation_code: str | None = None,
+    purpose: str | None = None,
+    incident_id: uuid.UUID | None = None,
+    token_jti: uuid.UUID | None = None,
+    route: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        action=action.value,
+        outcome=outcome.value,
+        reason=reason,
+        actor_user_id=actor_user_id,
+        actor_role=actor_role,
+        actor_organisation_code=actor_organisation_code,
+        purpose=purpose,
+        incident_id=incident_id,
+        token_jti=token_jti,
+        route=route,
+        request_id=request_id_var.get(),
+        details=details or {},
+    )
+
+
+async def record(session: AsyncSession, event: AuditEvent) -> None:
+    """Part of the caller's transaction: the event commits or rolls back with what it describes."""
+    session.add(event)
+    await session.flush()
+
+
+async def record_refusal(sessionmaker: async_sessionmaker[AsyncSession], event: AuditEvent) -> None:
+    """A refusal in its own transaction: the request's is rolled back, the refusal must remain.
+
+    A refusal discloses nothing, so if the audit cannot be written the request is still refused.
+    """
+    try:
+        async with sessionmaker() as session, session.begin():
+            session.add(event)
+    except Exception as exc:
+        logger.error(
+            "audit.refusal_not_written",
+            extra={
+                "fields": {
+                    "action": event.action,
+                    "reason": event.reason,
+                    "error_type": type(exc).__name__,
+                }
+            },
+        )

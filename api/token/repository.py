@@ -1,0 +1,114 @@
+"""SQL for users, issued and revoked tokens: the per-request check is one indexed query."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import DateTime, exists, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from auth.identity import Identity
+from models import IssuedToken, RevokedToken, UserAccount, utcnow
+
+
+@dataclass(frozen=True)
+class TokenState:
+    active: bool
+    display_name: str
+    revoked: bool
+
+
+async def token_state(
+    session: AsyncSession, *, user_id: uuid.UUID, jti: uuid.UUID
+) -> TokenState | None:
+    """Whether the user is active and the token unrevoked, in one round trip."""
+    revoked = exists().where(col(RevokedToken.jti) == jti)
+    row = (
+        await session.execute(
+            select(
+                col(UserAccount.active), col(UserAccount.display_name), revoked.label("revoked")
+            ).where(col(UserAccount.id) == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return TokenState(active=row.active, display_name=row.display_name, revoked=row.revoked)
+
+
+async def upsert_user(session: AsyncSession, identity: Identity) -> UserAccount:
+    """The user's row, created on first exchange and refreshed from each identity token."""
+    now = utcnow()
+    statement = (
+        insert(UserAccount)
+        .values(
+            id=uuid.uuid4(),
+            issuer=identity.issuer,
+            subject=identity.subject,
+            display_name=identity.display_name,
+            role=identity.role.value,
+            organisation_code=identity.organisation_code,
+            active=True,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        .on_conflict_do_update(
+            constraint="uq_user_account_issuer_subject",
+            set_={
+                "display_name": identity.display_name,
+                "role": identity.role.value,
+                "organisation_code": identity.organisation_code,
+                "last_seen_at": now,
+            },
+        )
+        .returning(UserAccount)
+    )
+    user: UserAccount = (await session.execute(statement)).scalar_one()
+    return user
+
+
+async def record_issued(session: AsyncSession, token: IssuedToken) -> None:
+    session.add(token)
+    await session.flush()
+
+
+async def revoke(
+    session: AsyncSession, *, jti: uuid.UUID, expires_at: datetime, reason: str
+) -> None:
+    await session.execute(
+        insert(RevokedToken)
+        .values(jti=jti, reason=reason, revoked_at=utcnow(), expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=[col(RevokedToken.jti)])
+    )
+
+
+async def revoke_incident_tokens(session: AsyncSession, incident_id: uuid.UUID) -> int:
+    """Revoke every unexpired token bound to the incident; returns how many."""
+    now = utcnow()
+    live = select(
+        col(IssuedToken.jti),
+        literal("incident_closed"),
+        literal(now, DateTime(timezone=True)),
+        col(IssuedToken.expires_at),
+    ).where(col(IssuedToken.incident_id) == incident_id, col(IssuedToken.expires_at) > now)
+    result = await session.execute(
+        insert(RevokedToken)
+        .from_select(["jti", "reason", "revoked_at", "expires_at"], live)
+        .on_conflict_do_nothing(index_elements=[col(RevokedToken.jti)])
+        .returning(col(RevokedToken.jti))
+    )
+    return len(result.all())
+
+
+async def set_user_active(
+    session: AsyncSession, *, issuer: str, subject: str, active: bool
+) -> bool:
+    """Activate or deactivate a user; False if no such user has ever exchanged a token."""
+    result = await session.execute(
+        update(UserAccount)
+        .where(col(UserAccount.issuer) == issuer, col(UserAccount.subject) == subject)
+        .values(active=active, deactivated_at=None if active else utcnow())
+        .returning(col(UserAccount.id))
+    )
+    return result.first() is not None

@@ -1,0 +1,101 @@
+"""Token exchange (RFC 8693), revocation (RFC 7009) and our public keys. Public routes: they check
+their own credentials in the body rather than a bearer token."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Response
+
+from api.audit.repository import audit_event, record, record_refusal
+from api.dependencies import ResourcesDep, SessionDep
+from api.errors import PROBLEM_CONTENT_TYPE, Problem, ServiceError
+from api.token import repository
+from api.token.schemas import TokenExchangeRequest, TokenResponse
+from api.token.service import TokenRefused, exchange_token, revocation_target
+from models import AuditAction, AuditOutcome
+
+router = APIRouter(tags=["tokens"])
+
+
+class TokenRequestError(ServiceError):
+    """RFC 6749 section 5.2 error, as problem details carrying `error` and `error_description`."""
+
+    status = 400
+    type_slug = "token-request"
+    title = "Token request refused"
+
+
+_OAUTH_ERROR: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": Problem,
+        "description": "RFC 6749 error: `error` is invalid_request, invalid_grant, invalid_scope, "
+        "invalid_target or unsupported_grant_type",
+        "content": {PROBLEM_CONTENT_TYPE: {}},
+    }
+}
+
+
+@router.post("/v1/token", response_model=TokenResponse, responses=_OAUTH_ERROR)
+async def exchange_identity_token(
+    form: Annotated[TokenExchangeRequest, Form()],
+    session: SessionDep,
+    resources: ResourcesDep,
+    response: Response,
+) -> TokenResponse:
+    """Exchange an identity token for a purpose-bound access token (RFC 8693)."""
+    try:
+        issued = await exchange_token(session, resources, form)
+    except TokenRefused as exc:
+        refusal = exc.refusal
+        identity = refusal.identity
+        await record_refusal(
+            resources.database.sessionmaker,
+            audit_event(
+                AuditAction.token_refuse,
+                AuditOutcome.denied,
+                reason=refusal.error.reason,
+                actor_role=identity.role.value if identity else None,
+                actor_organisation_code=identity.organisation_code if identity else None,
+                purpose=refusal.purpose if refusal.purpose and len(refusal.purpose) <= 40 else None,
+                route="/v1/token",
+                details={"error": refusal.error.error},
+            ),
+        )
+        raise TokenRequestError(
+            refusal.error.description,
+            extra={"error": refusal.error.error, "error_description": refusal.error.description},
+        ) from None
+    response.headers["Pragma"] = "no-cache"
+    return issued
+
+
+@router.post("/v1/token/revoke", status_code=200, response_class=Response)
+async def revoke_token(
+    token: Annotated[str, Form(max_length=8192)],
+    session: SessionDep,
+    resources: ResourcesDep,
+    token_type_hint: Annotated[str | None, Form(max_length=100)] = None,
+) -> Response:
+    """Revoke one of our tokens (RFC 7009). Answers 200 whether or not the token was valid."""
+    target = revocation_target(resources, token)
+    if target is not None:
+        jti, expires_at = target
+        await repository.revoke(session, jti=jti, expires_at=expires_at, reason="holder_revoked")
+        await record(
+            session,
+            audit_event(
+                AuditAction.token_revoke,
+                AuditOutcome.success,
+                token_jti=jti,
+                route="/v1/token/revoke",
+            ),
+        )
+    return Response(status_code=200)
+
+
+@router.get("/.well-known/jwks.json")
+async def publish_signing_keys(
+    resources: ResourcesDep, response: Response
+) -> dict[str, list[dict[str, str]]]:
+    """The public keys that verify this API's tokens (several during a rotation)."""
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return resources.tokens.keys.public_jwks()

@@ -1,0 +1,193 @@
+"""Token exchange: an identity token and a purpose in, a narrow short-lived token out."""
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.audit.repository import audit_event, record
+from api.incident.repository import find_accessible_incident
+from api.resources import Resources
+from api.token import repository
+from api.token.schemas import (
+    JWT_TOKEN_TYPE,
+    TOKEN_EXCHANGE_GRANT,
+    TokenExchangeRequest,
+    TokenResponse,
+)
+from auth.errors import ExchangeRefused, InvalidToken
+from auth.identity import Identity, verify_identity_token
+from auth.policy import decide_grant
+from models import (
+    AuditAction,
+    AuditEvent,
+    AuditOutcome,
+    BreakGlassReview,
+    IncidentStatus,
+    IssuedToken,
+)
+
+MAX_FIELD_LENGTH = 8192
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What is known about a refused exchange, for its audit event."""
+
+    error: ExchangeRefused
+    identity: Identity | None
+    purpose: str | None
+
+
+async def exchange_token(
+    session: AsyncSession, resources: Resources, form: TokenExchangeRequest
+) -> TokenResponse:
+    identity: Identity | None = None
+    try:
+        _check_form(form)
+        assert form.subject_token is not None
+        assert form.purpose is not None
+        identity = await verify_identity_token(
+            form.subject_token, resources.issuers, now=time.time()
+        )
+        incident_id = _incident_id(form.incident_id)
+        grant = decide_grant(
+            resources.partnership,
+            organisation_code=identity.organisation_code,
+            role=identity.role,
+            purpose_name=form.purpose,
+            bound=incident_id is not None,
+            requested_scope=form.scope,
+            justification=form.justification,
+        )
+        if incident_id is not None:
+            incident = await find_accessible_incident(
+                session, incident_id, identity.organisation_code
+            )
+            if incident is None or incident.status != IncidentStatus.open:
+                raise ExchangeRefused(
+                    "invalid_target",
+                    "incident_not_available",
+                    "The incident is not available for this purpose.",
+                )
+        user = await repository.upsert_user(session, identity)
+        if not user.active:
+            raise ExchangeRefused(
+                "invalid_grant", "principal_inactive", "The subject token is not valid."
+            )
+    except ExchangeRefused as refused:
+        raise TokenRefused(Refusal(refused, identity, form.purpose)) from None
+
+    token, claims = resources.tokens.issue(
+        user_id=user.id,
+        role=identity.role,
+        organisation_code=identity.organisation_code,
+        purpose=grant.purpose.name,
+        scopes=grant.scopes,
+        incident_id=incident_id,
+        lifetime_seconds=grant.lifetime_seconds,
+        actor={"iss": identity.issuer, "sub": identity.subject},
+        now=int(time.time()),
+    )
+    justification = (form.justification or "").strip() or None
+    await repository.record_issued(
+        session,
+        IssuedToken(
+            jti=claims.jti,
+            user_id=user.id,
+            role=identity.role.value,
+            organisation_code=identity.organisation_code,
+            purpose=grant.purpose.name,
+            scope=" ".join(grant.scopes),
+            incident_id=incident_id,
+            justification=justification,
+            issued_at=datetime.fromtimestamp(claims.issued_at, UTC),
+            expires_at=claims.expires_at_datetime,
+        ),
+    )
+
+    def audited(action: AuditAction, details: dict[str, object]) -> AuditEvent:
+        return audit_event(
+            action,
+            AuditOutcome.success,
+            actor_user_id=user.id,
+            actor_role=identity.role.value,
+            actor_organisation_code=identity.organisation_code,
+            purpose=grant.purpose.name,
+            incident_id=incident_id,
+            token_jti=claims.jti,
+            route="/v1/token",
+            details=details,
+        )
+
+    scope = " ".join(grant.scopes)
+    await record(
+        session,
+        audited(AuditAction.token_issue, {"scope": scope, "expires_in": grant.lifetime_seconds}),
+    )
+    if grant.break_glass:
+        assert incident_id is not None
+        assert justification is not None
+        session.add(
+            BreakGlassReview(
+                token_jti=claims.jti,
+                user_id=user.id,
+                organisation_code=identity.organisation_code,
+                incident_id=incident_id,
+                justification=justification,
+            )
+        )
+        await record(
+            session, audited(AuditAction.break_glass, {"justification_length": len(justification)})
+        )
+    return TokenResponse(access_token=token, expires_in=grant.lifetime_seconds, scope=scope)
+
+
+class TokenRefused(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.error.reason)
+        self.refusal = refusal
+
+
+def _check_form(form: TokenExchangeRequest) -> None:
+    for value in form.model_dump().values():
+        if isinstance(value, str) and len(value) > MAX_FIELD_LENGTH:
+            raise ExchangeRefused("invalid_request", "field_too_long", "A field is too long.")
+    if form.grant_type != TOKEN_EXCHANGE_GRANT:
+        raise ExchangeRefused(
+            "unsupported_grant_type", "grant_type_unsupported", "Only token exchange is supported."
+        )
+    if form.subject_token_type != JWT_TOKEN_TYPE:
+        raise ExchangeRefused(
+            "invalid_request",
+            "subject_token_type_invalid",
+            f"subject_token_type must be {JWT_TOKEN_TYPE}.",
+        )
+    if not form.subject_token:
+        raise ExchangeRefused(
+            "invalid_request", "subject_token_missing", "subject_token is required."
+        )
+    if not form.purpose:
+        raise ExchangeRefused("invalid_request", "purpose_missing", "purpose is required.")
+
+
+def _incident_id(value: str | None) -> uuid.UUID | None:
+    if value is None or value == "":
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ExchangeRefused(
+            "invalid_request", "incident_id_invalid", "incident_id must be a UUID."
+        ) from None
+
+
+def revocation_target(resources: Resources, token: str) -> tuple[uuid.UUID, datetime] | None:
+    """The jti and expiry of one of our valid tokens, or None (RFC 7009: nothing to do)."""
+    try:
+        claims = resources.tokens.verify(token, now=time.time())
+    except InvalidToken:
+        return None
+    return claims.jti, claims.expires_at_datetime

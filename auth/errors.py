@@ -1,0 +1,26 @@
+"""Typed refusals. Each carries a reason code for the audit trail; none carries token content."""
+
+
+class AuthError(Exception):
+    """A token or request was refused. `reason` is a stable code, recorded but not shown."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidToken(AuthError):
+    """The token cannot be trusted: malformed, badly signed, expired, revoked, or its user inactive."""
+
+
+class InsufficientAccess(AuthError):
+    """A trusted token that does not cover this request."""
+
+
+class ExchangeRefused(AuthError):
+    """A token exchange refused with an RFC 6749 / RFC 8693 error code."""
+
+    def __init__(self, error: str, reason: str, description: str) -> None:
+        super().__init__(reason)
+        self.error = error
+        self.description = description

@@ -1,0 +1,103 @@
+"""A test identity provider: real RSA keys, real signed identity tokens, and ways to spoil them."""
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwk
+from jose import jwt as jose_jwt
+
+from auth.keys import new_signing_jwk, write_private_jwks
+
+ISSUER = "https://idp.northshire-police.test"
+AUDIENCE = "urn:street-triage:api"
+KID = "police-idp-1"
+
+
+@dataclass
+class IdentityProvider:
+    private_pem: str
+    public_jwk: dict[str, Any]
+    issuer: str = ISSUER
+    audience: str = AUDIENCE
+    kid: str = KID
+
+    @classmethod
+    def generate(cls) -> "IdentityProvider":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        public = jwk.construct(pem, "RS256").public_key().to_dict()
+        public |= {"kid": KID, "use": "sig", "alg": "RS256"}
+        return cls(private_pem=pem, public_jwk=public)
+
+    def claims(self, role: str, org: str, **overrides: Any) -> dict[str, Any]:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": f"{role}-{org}-1".lower(),
+            "name": f"Test {role} of {org}",
+            "role": role,
+            "org": org,
+            "iat": now,
+            "exp": now + 600,
+            "jti": str(uuid.uuid4()),
+        }
+        for name, value in overrides.items():
+            if value is None:
+                claims.pop(name, None)
+            else:
+                claims[name] = value
+        return claims
+
+    def sign(self, claims: dict[str, Any], **headers: Any) -> str:
+        header = {"kid": self.kid, "typ": "JWT"} | headers
+        token: str = jose_jwt.encode(claims, self.private_pem, algorithm="RS256", headers=header)
+        return token
+
+    def token(self, role: str, org: str, **overrides: Any) -> str:
+        return self.sign(self.claims(role, org, **overrides))
+
+
+@dataclass(frozen=True)
+class KeyMaterial:
+    directory: Path
+    signing_keys_file: Path
+    trusted_issuers_file: Path
+    idp: IdentityProvider
+
+
+def make_key_material(directory: Path) -> KeyMaterial:
+    """Our signing keys (two, the first signing, as mid-rotation) and one trusted provider."""
+    idp = IdentityProvider.generate()
+    signing = directory / "signing-keys.json"
+    write_private_jwks(signing, [new_signing_jwk("api-key-1"), new_signing_jwk("api-key-2")])
+    (directory / "police-idp-jwks.json").write_text(json.dumps({"keys": [idp.public_jwk]}))
+    issuers = directory / "trusted-issuers.yaml"
+    issuers.write_text(
+        yaml.safe_dump(
+            {
+                "issuers": [
+                    {
+                        "issuer": ISSUER,
+                        "audience": AUDIENCE,
+                        "jwks_file": "police-idp-jwks.json",
+                        "algorithms": ["RS256"],
+                    }
+                ]
+            }
+        )
+    )
+    return KeyMaterial(
+        directory=directory, signing_keys_file=signing, trusted_issuers_file=issuers, idp=idp
+    )
