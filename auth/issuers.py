@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -116,9 +116,15 @@ class _IssuerKeys:
 class IssuerRegistry:
     """The trusted issuers, with their keys cached and refreshed on an unknown `kid`."""
 
-    def __init__(self, issuers: Sequence[TrustedIssuer], http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        issuers: Sequence[TrustedIssuer],
+        http: httpx.AsyncClient,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._issuers = {item.issuer: _IssuerKeys(item) for item in issuers}
         self._http = http
+        self._clock = clock
 
     def get(self, issuer: str) -> TrustedIssuer | None:
         entry = self._issuers.get(issuer)
@@ -132,7 +138,7 @@ class IssuerRegistry:
             return entry.keys[kid]
         async with entry.lock:
             if kid not in entry.keys and self._may_refresh(entry):
-                entry.fetched_at = time.monotonic()
+                entry.fetched_at = self._clock()
                 try:
                     entry.keys = await self._fetch(entry.config)
                 except (httpx.HTTPError, OSError, ValueError) as exc:
@@ -143,11 +149,10 @@ class IssuerRegistry:
                     )
         return entry.keys.get(kid)
 
-    @staticmethod
-    def _may_refresh(entry: _IssuerKeys) -> bool:
+    def _may_refresh(self, entry: _IssuerKeys) -> bool:
         return (
             entry.fetched_at is None
-            or time.monotonic() - entry.fetched_at >= JWKS_REFRESH_INTERVAL_SECONDS
+            or self._clock() - entry.fetched_at >= JWKS_REFRESH_INTERVAL_SECONDS
         )
 
     async def _fetch(self, config: TrustedIssuer) -> dict[str, Key]:

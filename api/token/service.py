@@ -92,6 +92,7 @@ async def exchange_token(
         now=int(time.time()),
     )
     justification = (form.justification or "").strip() or None
+    scope = " ".join(sorted(grant.scopes))
     await repository.record_issued(
         session,
         IssuedToken(
@@ -100,7 +101,7 @@ async def exchange_token(
             role=identity.role.value,
             organisation_code=identity.organisation_code,
             purpose=grant.purpose.name,
-            scope=" ".join(grant.scopes),
+            scope=scope,
             incident_id=incident_id,
             justification=justification,
             issued_at=datetime.fromtimestamp(claims.issued_at, UTC),
@@ -122,7 +123,6 @@ async def exchange_token(
             details=details,
         )
 
-    scope = " ".join(grant.scopes)
     await record(
         session,
         audited(AuditAction.token_issue, {"scope": scope, "expires_in": grant.lifetime_seconds}),

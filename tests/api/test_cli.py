@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,8 +15,11 @@ import asyncpg
 import httpx
 import pytest
 import yaml
+from pydantic import SecretStr
 
-from api.settings import DEMO_PARTNERSHIP_FILE
+from api.app import create_app
+from api.settings import DEMO_PARTNERSHIP_FILE, Environment, Settings
+from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from tests.identity_provider import KeyMaterial
 
 START_TIMEOUT_SECONDS = 60
@@ -181,3 +185,90 @@ def test_migrate_brings_a_database_to_head(tmp_path: Path, database_url: str) ->
     )
     assert result.returncode == 0, result.stderr
     assert '"event": "database.migrated"' in result.stderr
+
+
+def test_dev_token_refuses_outside_development(tmp_path: Path, key_material: KeyMaterial) -> None:
+    result = run_triage(
+        "dev-token",
+        "--role",
+        "officer",
+        "--org",
+        "NSP",
+        cwd=tmp_path,
+        TRIAGE_PARTNERSHIP_FILE=str(DEMO_PARTNERSHIP_FILE),
+        **key_environment(key_material),
+    )
+    assert result.returncode == 2
+    assert "only with TRIAGE_ENVIRONMENT=development" in result.stderr
+    assert result.stdout == ""
+
+
+async def test_dev_token_is_accepted_by_the_development_app(
+    tmp_path: Path, database_url: str
+) -> None:
+    keys_dir = tmp_path / "keys"
+    result = run_triage(
+        "dev-token",
+        "--role",
+        "mh_practitioner",
+        "--org",
+        "RQI",
+        cwd=tmp_path,
+        TRIAGE_ENVIRONMENT="development",
+        TRIAGE_KEYS_DIR=str(keys_dir),
+    )
+    assert result.returncode == 0, result.stderr
+    identity_token = result.stdout.strip()
+
+    settings = Settings(
+        environment=Environment.development, database_url=SecretStr(database_url), keys_dir=keys_dir
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        response = await client.post(
+            "/v1/token",
+            data={
+                "grant_type": TOKEN_EXCHANGE_GRANT,
+                "subject_token": identity_token,
+                "subject_token_type": JWT_TOKEN_TYPE,
+                "purpose": "crisis-planning",
+            },
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "crisis_plan:read crisis_plan:write notification:read"
+
+
+async def test_user_command_deactivates_and_reactivates(tmp_path: Path, database_url: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    subject = f"cli-{uuid.uuid4().hex[:8]}"
+    try:
+        await connection.execute(
+            "INSERT INTO user_account (id, issuer, subject, display_name, role, organisation_code,"
+            " active, first_seen_at, last_seen_at) VALUES ($1, 'https://idp.test', $2, 'CLI user',"
+            " 'officer', 'NSP', true, now(), now())",
+            uuid.uuid4(),
+            subject,
+        )
+        env = {"TRIAGE_ENVIRONMENT": "development", "TRIAGE_DATABASE_URL": database_url}
+        common = ("--issuer", "https://idp.test", "--sub", subject)
+        result = run_triage("user", "deactivate", *common, cwd=tmp_path, **env)
+        assert result.returncode == 0, result.stderr
+        assert not await connection.fetchval(
+            "SELECT active FROM user_account WHERE subject = $1", subject
+        )
+        result = run_triage("user", "activate", *common, cwd=tmp_path, **env)
+        assert result.returncode == 0, result.stderr
+        assert await connection.fetchval(
+            "SELECT active FROM user_account WHERE subject = $1", subject
+        )
+        missing = run_triage(
+            "user", "deactivate", "--issuer", "x", "--sub", "nobody", cwd=tmp_path, **env
+        )
+        assert missing.returncode == 2
+        assert "no such user" in missing.stderr
+    finally:
+        await connection.execute("DELETE FROM user_account WHERE subject = $1", subject)
+        await connection.close()
