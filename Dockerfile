@@ -3,7 +3,9 @@
 #   run:    docker run -p 8000:8000 \
 #             -e TRIAGE_DATABASE_URL=postgresql://triage:<secret>@db:5432/triage \
 #             -e TRIAGE_PARTNERSHIP_FILE=/config/partnership.yaml \
-#             -v "$PWD/partnership.yaml:/config/partnership.yaml:ro" street-triage-api
+#             -e TRIAGE_SIGNING_KEYS_FILE=/config/signing-keys.json \
+#             -e TRIAGE_TRUSTED_ISSUERS=/config/trusted-issuers.yaml \
+#             -v "$PWD/config:/config:ro" street-triage-api
 # The container migrates the database at start (`triage serve`), under an advisory lock so replicas
 # starting together take turns. To migrate as a separate step instead, run
 # `docker run ... street-triage-api triage migrate` and start replicas with `--no-migrate`.

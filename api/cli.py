@@ -1,12 +1,14 @@
 """`triage`: serve the API, migrate the database, run the demo, print the database URL."""
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
 
@@ -14,7 +16,7 @@ from api.log import configure_logging
 from api.partnership import PartnershipConfigError, load_partnership
 from api.settings import Environment, Settings, libpq_database_url
 from auth.issuers import IssuerConfigError, load_trusted_issuers
-from auth.keys import KeyFileError, load_signing_keys
+from auth.keys import KeyFileError, load_signing_keys, new_signing_jwk, write_private_jwks
 from models import Role
 
 logger = logging.getLogger("api.cli")
@@ -69,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     dev_token.add_argument("--sub", help="subject; default derived from role and organisation")
     dev_token.add_argument("--name", help="display name")
     dev_token.set_defaults(handler=_dev_token)
+
+    key = commands.add_parser(
+        "signing-key", help="add a new EC P-256 signing key to a JWK set file (created if absent)"
+    )
+    key.add_argument("file", type=Path, help="the JWK set file, e.g. /etc/triage/signing-keys.json")
+    key.set_defaults(handler=_add_signing_key)
 
     user = commands.add_parser("user", help="deactivate or reactivate a user, effective at once")
     user.add_argument("action", choices=["deactivate", "activate"])
@@ -202,6 +210,22 @@ def _dev_token(args: argparse.Namespace) -> int:
             name=args.name,
         )
     )
+    return 0
+
+
+def _add_signing_key(args: argparse.Namespace) -> int:
+    """Rotation: add a key, deploy so it is published, then point TRIAGE_SIGNING_KEY_ID at it."""
+    path: Path = args.file
+    entries: list[dict[str, str]] = []
+    if path.exists():
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            entries = list(document["keys"])
+        except (ValueError, KeyError, TypeError):
+            raise ConfigurationError(f"{path} is not a JWK set") from None
+    entry = new_signing_jwk()
+    write_private_jwks(path, [*entries, entry])
+    print(entry["kid"])
     return 0
 
 

@@ -111,6 +111,9 @@ def decode(token: str, key: Key, *, algorithm: str, audience: str, issuer: str) 
         raise InvalidToken("claims_invalid") from None
     except JWTError:
         raise InvalidToken("signature_invalid") from None
+    except (OverflowError, TypeError, ValueError):
+        # jose converts time claims with int(); a signed `"exp": 1e400` is infinity and overflows.
+        raise InvalidToken("claims_invalid") from None
     return claims
 
 

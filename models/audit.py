@@ -40,7 +40,8 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(sa_type=String(40))
     outcome: str = Field(sa_type=String(10))
     reason: str | None = Field(default=None, max_length=60)
-    actor_user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    # No foreign key: an audit event must be writable whatever else is, or was, in the database.
+    actor_user_id: uuid.UUID | None = Field(default=None)
     actor_role: str | None = Field(default=None, max_length=30)
     actor_organisation_code: str | None = Field(default=None, max_length=10)
     purpose: str | None = Field(default=None, max_length=40)

@@ -127,11 +127,6 @@ def upgrade() -> None:
         sa.Column("route", sa.String(length=200), nullable=True),
         sa.Column("request_id", sa.String(length=128), nullable=True),
         sa.Column("details", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["actor_user_id"],
-            ["user_account.id"],
-            name=op.f("fk_audit_event_actor_user_id_user_account"),
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
     )
     op.create_index("ix_audit_event_occurred_at", "audit_event", ["occurred_at"], unique=False)

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.settings import DEMO_PARTNERSHIP_FILE, Environment, Settings
 from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
+from auth.keys import load_signing_keys
 from tests.identity_provider import KeyMaterial
 
 START_TIMEOUT_SECONDS = 60
@@ -272,3 +273,16 @@ async def test_user_command_deactivates_and_reactivates(tmp_path: Path, database
     finally:
         await connection.execute("DELETE FROM user_account WHERE subject = $1", subject)
         await connection.close()
+
+
+def test_signing_key_command_adds_keys_for_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "signing-keys.json"
+    first = run_triage("signing-key", str(path), cwd=tmp_path)
+    second = run_triage("signing-key", str(path), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    kids = [first.stdout.strip(), second.stdout.strip()]
+    keys = load_signing_keys(path, active_kid=kids[1])
+    assert list(keys.keys) == kids
+    assert keys.active.kid == kids[1]
+    assert path.stat().st_mode & 0o777 == 0o600
