@@ -18,6 +18,7 @@ from api.settings import Environment, Settings, libpq_database_url
 from auth.issuers import IssuerConfigError, load_trusted_issuers
 from auth.keys import KeyFileError, load_signing_keys, new_signing_jwk, write_private_jwks
 from models import Role
+from models.validation import describe_validation_error
 
 logger = logging.getLogger("api.cli")
 
@@ -95,11 +96,7 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: "
-            f"{error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
+        problems = "; ".join(describe_validation_error(exc))
         raise ConfigurationError(f"invalid settings: {problems}") from None
 
 

@@ -6,6 +6,7 @@ import yaml
 from pydantic import ValidationError
 
 from models import Partnership
+from models.validation import describe_validation_error
 
 
 class PartnershipConfigError(Exception):
@@ -32,19 +33,4 @@ def load_partnership(path: Path) -> Partnership:
     try:
         return Partnership.model_validate(raw)
     except ValidationError as exc:
-        raise PartnershipConfigError(path, _describe(exc)) from None
-
-
-def _describe(exc: ValidationError) -> list[str]:
-    problems: list[str] = []
-    for error in exc.errors(include_input=False, include_url=False):
-        location = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "value_error":
-            # Our cross-reference checks join several findings with "; ".
-            problems += [
-                f"{location}: {part}" if location else part for part in message.split("; ")
-            ]
-        else:
-            problems.append(f"{location}: {message}" if location else message)
-    return problems
+        raise PartnershipConfigError(path, describe_validation_error(exc)) from None

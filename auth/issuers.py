@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from models.validation import describe_validation_error
+
 JWKS_REFRESH_INTERVAL_SECONDS = 60.0
 JWKS_MAX_BYTES = 256 * 1024
 JWKS_TIMEOUT_SECONDS = 3.0
@@ -87,10 +89,7 @@ def load_trusted_issuers(path: Path, *, own_issuer: str) -> list[TrustedIssuer]:
     try:
         parsed = TrustedIssuersFile.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
+        problems = "; ".join(describe_validation_error(exc))
         raise IssuerConfigError(f"trusted issuers file {path} is not valid: {problems}") from None
     names = [item.issuer for item in parsed.issuers]
     if len(set(names)) != len(names):
