@@ -10,15 +10,18 @@ from fastapi import FastAPI
 
 from api.agreement.router import router as agreement_router
 from api.agreement.schemas import AgreementRead
+from api.assessment.router import router as assessment_router
 from api.database import build_database
 from api.errors import install_error_handlers
 from api.health.router import router as health_router
+from api.idempotency import IdempotentReplay, replay_response
 from api.incident.router import router as incident_router
 from api.log import configure_logging
 from api.metrics import build_metrics
 from api.middleware import RequestContextMiddleware
 from api.migration import head_revision
 from api.organisation.repository import sync_organisations
+from api.outcome.router import router as outcome_router
 from api.partnership import load_partnership
 from api.resources import Resources
 from api.settings import Environment, Settings
@@ -33,7 +36,7 @@ logger = logging.getLogger(__name__)
 # Routes anyone may call: they disclose nothing, or check credentials in the body themselves.
 PUBLIC_ROUTERS = (health_router, agreement_router, token_router)
 # Every route of these declares an `Authorizer` with its scopes; a test checks none is missed.
-PROTECTED_ROUTERS = (incident_router,)
+PROTECTED_ROUTERS = (incident_router, assessment_router, outcome_router)
 
 
 def key_files(settings: Settings) -> tuple[Path, Path]:
@@ -109,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json" if docs else None,
     )
     install_error_handlers(app)
+    app.add_exception_handler(IdempotentReplay, replay_response)
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes
     )

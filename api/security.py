@@ -62,7 +62,12 @@ class Authorizer:
             if credentials is None or credentials.scheme.lower() != "bearer":
                 raise InvalidToken("token_missing")
             claims = resources.tokens.verify(credentials.credentials, now=time.time())
-            state = await token_state(session, user_id=claims.user_id, jti=claims.jti)
+            state = await token_state(
+                session,
+                user_id=claims.user_id,
+                jti=claims.jti,
+                organisation_code=claims.organisation_code,
+            )
             if state is None or not state.active:
                 raise InvalidToken("principal_inactive")
             if state.revoked:

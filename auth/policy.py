@@ -10,6 +10,10 @@ BREAK_GLASS_LIFETIME_SECONDS = 120
 MAX_JUSTIFICATION_LENGTH = 2000
 
 
+# A closed incident is read-only except for amendments to signed assessments.
+AFTER_CLOSE_SCOPES = frozenset({Scope.incident_read, Scope.incident_amend})
+
+
 @dataclass(frozen=True)
 class Grant:
     purpose: Purpose
@@ -113,3 +117,20 @@ def decide_grant(
     if break_glass:
         lifetime = min(lifetime, BREAK_GLASS_LIFETIME_SECONDS)
     return Grant(purpose=purpose, scopes=scopes, lifetime_seconds=lifetime, break_glass=break_glass)
+
+
+def after_close(grant: Grant) -> Grant:
+    """The grant narrowed for a closed incident, or `ExchangeRefused` if nothing is left."""
+    scopes = [scope for scope in grant.scopes if scope in AFTER_CLOSE_SCOPES]
+    if not scopes:
+        raise ExchangeRefused(
+            "invalid_target",
+            "incident_not_available",
+            "The incident is not available for this purpose.",
+        )
+    return Grant(
+        purpose=grant.purpose,
+        scopes=scopes,
+        lifetime_seconds=grant.lifetime_seconds,
+        break_glass=grant.break_glass,
+    )

@@ -1,11 +1,44 @@
 """Domain tables, enums and value types. Imports nothing of ours."""
 
+from models.assessment import (
+    Assessment,
+    AssessmentContent,
+    AssessmentRead,
+    AssessmentRevision,
+    AssessmentSignature,
+    AssessmentStatus,
+    AssessmentWrite,
+    Contributor,
+    ContributorRole,
+    RevisionKind,
+    RevisionRead,
+    SignatureRead,
+)
 from models.audit import AuditAction, AuditEvent, AuditOutcome
-from models.base import NAMING_CONVENTION, metadata, utcnow
+from models.base import APPLICATION_ROLE, NAMING_CONVENTION, metadata, utcnow
 from models.break_glass import BreakGlassReview, ReviewStatus
+from models.idempotency import IdempotencyRecord
 from models.identity import UserAccount
-from models.incident import Incident, IncidentCreate, IncidentRead, IncidentStatus
+from models.incident import (
+    AttendanceReason,
+    Incident,
+    IncidentCreate,
+    IncidentPage,
+    IncidentRead,
+    IncidentStatus,
+    Location,
+    TriageMode,
+)
+from models.nhs_number import NhsNumber, is_valid_nhs_number
 from models.organisation import Organisation, OrganisationBase, OrganisationKind
+from models.outcome import (
+    Conveyance,
+    IncidentOutcome,
+    OutcomeCode,
+    OutcomeRead,
+    OutcomeWrite,
+    PlaceOfSafety,
+)
 from models.partnership import (
     AccessRule,
     Agreement,
@@ -20,37 +53,68 @@ from models.partnership import (
     Role,
     Scope,
 )
+from models.person import IncidentSubject, Person, SubjectCreate, SubjectRead
 from models.token import IssuedToken, RevokedToken
 
 __all__ = [
+    "APPLICATION_ROLE",
     "NAMING_CONVENTION",
     "AccessRule",
     "Agreement",
+    "Assessment",
+    "AssessmentContent",
+    "AssessmentRead",
+    "AssessmentRevision",
+    "AssessmentSignature",
+    "AssessmentStatus",
+    "AssessmentWrite",
+    "AttendanceReason",
     "AuditAction",
     "AuditEvent",
     "AuditOutcome",
     "BreakGlassReview",
+    "Contributor",
+    "ContributorRole",
+    "Conveyance",
     "DataClass",
+    "IdempotencyRecord",
     "Incident",
     "IncidentBinding",
     "IncidentCreate",
+    "IncidentOutcome",
+    "IncidentPage",
     "IncidentRead",
     "IncidentStatus",
+    "IncidentSubject",
     "IssuedToken",
     "LegalBasis",
+    "Location",
     "LookupQuotas",
+    "NhsNumber",
     "Organisation",
     "OrganisationBase",
     "OrganisationKind",
+    "OutcomeCode",
+    "OutcomeRead",
+    "OutcomeWrite",
     "Partnership",
+    "Person",
+    "PlaceOfSafety",
     "Purpose",
     "PurposeOfUse",
     "Retention",
     "ReviewStatus",
+    "RevisionKind",
+    "RevisionRead",
     "RevokedToken",
     "Role",
     "Scope",
+    "SignatureRead",
+    "SubjectCreate",
+    "SubjectRead",
+    "TriageMode",
     "UserAccount",
+    "is_valid_nhs_number",
     "metadata",
     "utcnow",
 ]

@@ -26,6 +26,13 @@ class AuditAction(StrEnum):
     break_glass = "break_glass"
     incident_open = "incident.open"
     incident_close = "incident.close"
+    subject_add = "subject.add"
+    subject_read = "subject.read"
+    assessment_read = "assessment.read"
+    assessment_write = "assessment.write"
+    assessment_sign = "assessment.sign"
+    outcome_read = "outcome.read"
+    outcome_write = "outcome.write"
 
 
 class AuditEvent(SQLModel, table=True):

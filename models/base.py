@@ -19,6 +19,10 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata = SQLModel.metadata
 
 
+# Requests run as this database role (created by migration 0003), under row-level security.
+APPLICATION_ROLE = "triage_app"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -82,6 +82,7 @@ class Scope(StrEnum):
     incident_open = "incident:open"
     incident_read = "incident:read"
     incident_write = "incident:write"
+    incident_amend = "incident:amend"
     incident_review = "incident:review"
     crisis_flag_lookup = "crisis_flag:lookup"
     crisis_plan_read = "crisis_plan:read"
@@ -101,6 +102,7 @@ _INCIDENT_BOUND_SCOPES = frozenset(
     {
         Scope.incident_read,
         Scope.incident_write,
+        Scope.incident_amend,
         Scope.crisis_flag_lookup,
         Scope.crisis_plan_break_glass,
     }

@@ -19,7 +19,7 @@ from api.token.schemas import (
 )
 from auth.errors import ExchangeRefused, InvalidToken
 from auth.identity import Identity, verify_identity_token
-from auth.policy import decide_grant
+from auth.policy import after_close, decide_grant
 from models import (
     AuditAction,
     AuditEvent,
@@ -63,15 +63,18 @@ async def exchange_token(
             justification=form.justification,
         )
         if incident_id is not None:
+            await repository.enter_tenant(session, identity.organisation_code)
             incident = await find_accessible_incident(
                 session, incident_id, identity.organisation_code
             )
-            if incident is None or incident.status != IncidentStatus.open:
+            if incident is None:
                 raise ExchangeRefused(
                     "invalid_target",
                     "incident_not_available",
                     "The incident is not available for this purpose.",
                 )
+            if incident.status == IncidentStatus.closed:
+                grant = after_close(grant)
         user = await repository.upsert_user(session, identity)
         if not user.active:
             raise ExchangeRefused(

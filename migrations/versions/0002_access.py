@@ -50,10 +50,34 @@ def upgrade() -> None:
         sa.Column("organisation_code", sa.String(length=10), nullable=False),
         sa.Column("partner_trust_code", sa.String(length=10), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
+        _timestamp("time_of_call_at"),
+        _timestamp("arrival_at", nullable=True),
+        sa.Column("location_area_code", sa.String(length=12), nullable=True),
+        sa.Column("location_latitude", sa.Float(), nullable=True),
+        sa.Column("location_longitude", sa.Float(), nullable=True),
+        sa.Column("attendance_reason", sa.String(length=40), nullable=False),
+        sa.Column("attendance_reason_text", sa.String(length=500), nullable=True),
+        sa.Column("triage_mode", sa.String(length=20), nullable=False),
         sa.Column("opened_by", sa.Uuid(), nullable=False),
         _timestamp("opened_at"),
         _timestamp("closed_at", nullable=True),
         sa.CheckConstraint("status IN ('open', 'closed')", name=op.f("ck_incident_status")),
+        sa.CheckConstraint(
+            "attendance_reason IN ('risk_to_life_or_serious_harm', 'crime', 'other')",
+            name=op.f("ck_incident_attendance_reason"),
+        ),
+        sa.CheckConstraint(
+            "triage_mode IN ('face_to_face', 'phone', 'control_room')",
+            name=op.f("ck_incident_triage_mode"),
+        ),
+        sa.CheckConstraint(
+            "arrival_at IS NULL OR arrival_at >= time_of_call_at",
+            name=op.f("ck_incident_arrival_after_call"),
+        ),
+        sa.CheckConstraint(
+            "(location_area_code IS NULL) <> (location_latitude IS NULL)",
+            name=op.f("ck_incident_one_location"),
+        ),
         sa.ForeignKeyConstraint(
             ["opened_by"], ["user_account.id"], name=op.f("fk_incident_opened_by_user_account")
         ),
@@ -70,8 +94,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident")),
     )
     op.create_index(
-        op.f("ix_incident_organisation_code"), "incident", ["organisation_code"], unique=False
+        "ix_incident_organisation_code_time_of_call_at",
+        "incident",
+        ["organisation_code", "time_of_call_at", "id"],
+        unique=False,
     )
+    op.create_index(
+        op.f("ix_incident_partner_trust_code"), "incident", ["partner_trust_code"], unique=False
+    )
+    op.create_index(op.f("ix_incident_opened_by"), "incident", ["opened_by"], unique=False)
     op.create_table(
         "issued_token",
         sa.Column("jti", sa.Uuid(), nullable=False),

@@ -15,6 +15,7 @@ from api.app import PUBLIC_ROUTERS
 from api.security import Authorizer
 from models import AuditEvent, BreakGlassReview, IssuedToken
 from tests.conftest import Exchanger, bearer
+from tests.factories import incident_payload, outcome_payload
 from tests.identity_provider import IdentityProvider
 
 CAD = "LP-20261121-0412"
@@ -24,7 +25,7 @@ async def open_incident(exchanger: Exchanger, partner_trust_code: str | None = "
     token = await exchanger.token("officer", "NSP", "street-triage")
     response = await exchanger.client.post(
         "/v1/incidents",
-        json={"cad_reference": CAD, "partner_trust_code": partner_trust_code},
+        json=incident_payload(partner_trust_code=partner_trust_code),
         headers=bearer(token),
     )
     assert response.status_code == 201, response.text
@@ -76,7 +77,7 @@ async def test_exchange_issues_a_narrow_short_token(
 async def test_bound_token_reads_its_incident_only(exchanger: Exchanger) -> None:
     incident_id = await open_incident(exchanger)
     response = await exchanger.request("officer", "NSP", "street-triage", incident_id=incident_id)
-    assert response.json()["scope"] == "crisis_flag:lookup incident:read incident:write"
+    assert response.json()["scope"] == "crisis_flag:lookup incident:amend incident:read incident:write"
     token = response.json()["access_token"]
     assert jose_jwt.get_unverified_claims(token)["incident"] == str(incident_id)
 
@@ -87,7 +88,7 @@ async def test_bound_token_reads_its_incident_only(exchanger: Exchanger) -> None
 
     # Bound tokens cannot open new incidents: that is the unbound token's one job.
     opened = await exchanger.client.post(
-        "/v1/incidents", json={"cad_reference": "LP-2"}, headers=bearer(token)
+        "/v1/incidents", json=incident_payload(cad_reference="LP-2"), headers=bearer(token)
     )
     assert opened.status_code == 403
 
@@ -260,18 +261,26 @@ async def test_closing_an_incident_revokes_every_bound_token(exchanger: Exchange
     url = f"/v1/incidents/{incident_id}"
     assert (await exchanger.client.get(url, headers=bearer(nurse))).status_code == 200
 
+    recorded = await exchanger.client.put(f"{url}/outcome", json=outcome_payload(), headers=bearer(officer))
+    assert recorded.status_code == 201
     closed = await exchanger.client.post(f"{url}/close", headers=bearer(officer))
     assert closed.status_code == 200
     assert closed.json()["status"] == "closed"
     for token in (officer, nurse):
         assert (await exchanger.client.get(url, headers=bearer(token))).status_code == 401
-    # Tokens not bound to it are untouched, and the closed incident cannot be bound again.
+    # Tokens not bound to it are untouched; the closed incident binds again for reading and
+    # amending only, and not at all for break-glass.
     still = await exchanger.client.post(
-        "/v1/incidents", json={"cad_reference": "LP-3"}, headers=bearer(unbound)
+        "/v1/incidents", json=incident_payload(cad_reference="LP-3"), headers=bearer(unbound)
     )
     assert still.status_code == 201
     rebind = await exchanger.request("officer", "NSP", "street-triage", incident_id=incident_id)
-    assert oauth_error(rebind) == "invalid_target"
+    assert rebind.status_code == 200
+    assert rebind.json()["scope"] == "incident:amend incident:read"
+    glass = await exchanger.request(
+        "mh_practitioner", "RQI", "break-glass", incident_id=incident_id, justification="x" * 30
+    )
+    assert oauth_error(glass) == "invalid_target"
 
 
 async def test_deactivated_user_is_refused_at_once(
@@ -282,7 +291,7 @@ async def test_deactivated_user_is_refused_at_once(
         text("UPDATE user_account SET active = false WHERE subject = 'officer-nsp-1'")
     )
     refused = await exchanger.client.post(
-        "/v1/incidents", json={"cad_reference": "LP-4"}, headers=bearer(token)
+        "/v1/incidents", json=incident_payload(cad_reference="LP-4"), headers=bearer(token)
     )
     assert refused.status_code == 401
     again = await exchanger.request("officer", "NSP", "street-triage")
@@ -307,7 +316,7 @@ async def test_unknown_partner_trust_is_a_validation_error(exchanger: Exchanger)
     token = await exchanger.token("officer", "NSP", "street-triage")
     response = await exchanger.client.post(
         "/v1/incidents",
-        json={"cad_reference": CAD, "partner_trust_code": "NSP"},
+        json=incident_payload(partner_trust_code="NSP"),
         headers=bearer(token),
     )
     assert response.status_code == 422

@@ -35,6 +35,7 @@ from api.resources import Resources
 from auth.keys import SigningKey, load_signing_keys, new_signing_jwk
 from models import AuditEvent, UserAccount
 from tests.conftest import Exchanger, bearer
+from tests.factories import incident_payload
 from tests.identity_provider import IdentityProvider, KeyMaterial
 
 CAD_REFERENCE = "LP-20261121-0412"
@@ -345,7 +346,7 @@ async def refusal_event(
 async def open_incident(client: httpx.AsyncClient, token: str) -> uuid.UUID:
     response = await client.post(
         "/v1/incidents",
-        json={"cad_reference": CAD_REFERENCE, "partner_trust_code": "RQI"},
+        json=incident_payload(),
         headers=bearer(token),
     )
     assert response.status_code == 201, response.text

@@ -1,0 +1,327 @@
+"""The joint assessment: drafts, two signatures that lock it, amendments with reasons after that."""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.assessment import repository
+from api.audit.repository import record
+from api.errors import ServiceError
+from api.incident import repository as incident_repository
+from api.incident import service as incidents
+from api.incident.service import InvalidIncidentRequest, principal_event
+from auth.principal import Principal
+from models import (
+    Assessment,
+    AssessmentContent,
+    AssessmentRead,
+    AssessmentRevision,
+    AssessmentSignature,
+    AssessmentStatus,
+    AssessmentWrite,
+    AuditAction,
+    Contributor,
+    ContributorRole,
+    Incident,
+    IncidentStatus,
+    Partnership,
+    RevisionKind,
+    RevisionRead,
+    Role,
+    Scope,
+    SignatureRead,
+    UserAccount,
+    utcnow,
+)
+
+
+class AssessmentNotFound(ServiceError):
+    status = 404
+    type_slug = "assessment-not-found"
+    title = "Assessment not found"
+
+
+class AssessmentExists(ServiceError):
+    status = 409
+    type_slug = "assessment-exists"
+    title = "Assessment already started"
+
+
+class AmendmentReasonRequired(ServiceError):
+    status = 422
+    type_slug = "validation"
+    title = "Invalid request"
+
+
+class AlreadySigned(ServiceError):
+    status = 409
+    type_slug = "already-signed"
+    title = "Already signed"
+
+
+class NotAContributor(ServiceError):
+    status = 403
+    type_slug = "not-a-contributor"
+    title = "Not a contributor"
+
+
+# Raises 428/412 unless the request's If-Match names the given revision.
+VersionCheck = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    incident: Incident
+    assessment: Assessment
+    current: AssessmentRevision
+
+
+async def _subject_assessment(
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    subject_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> Loaded:
+    """The assessment, with its incident; `for_update` locks both rows for a write."""
+    incident = await incidents.read_incident(session, principal, incident_id, for_update=for_update)
+    if await incident_repository.find_subject(session, incident_id, subject_id) is None:
+        raise incidents.SubjectNotFound()
+    assessment = await repository.find_for_subject(session, subject_id, for_update=for_update)
+    if assessment is None:
+        raise AssessmentNotFound()
+    return Loaded(incident, assessment, await repository.current_revision(session, assessment))
+
+
+def _require_open(incident: Incident) -> None:
+    if incident.status == IncidentStatus.closed:
+        raise incidents.IncidentClosed(
+            "The incident is closed; only signed assessments can be amended."
+        )
+
+
+def _check_legal_basis(partnership: Partnership, content: AssessmentContent) -> None:
+    basis = content.legal_basis_without_consent
+    known = {item.code for item in partnership.agreement.legal_basis}
+    if basis is not None and basis not in known:
+        raise InvalidIncidentRequest(
+            "content.legal_basis_without_consent must be one of the agreement's legal bases: "
+            + ", ".join(sorted(known))
+        )
+
+
+async def start_assessment(
+    session: AsyncSession,
+    partnership: Partnership,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    subject_id: uuid.UUID,
+    payload: AssessmentWrite,
+) -> AssessmentRead:
+    incident = await incidents.writable_incident(session, principal, incident_id)
+    if await incident_repository.find_subject(session, incident_id, subject_id) is None:
+        raise incidents.SubjectNotFound()
+    if await repository.find_for_subject(session, subject_id) is not None:
+        raise AssessmentExists("This subject's assessment exists; change it with PUT and If-Match.")
+    if payload.amendment_reason is not None:
+        raise AmendmentReasonRequired(
+            "amendment_reason is given only when amending a locked assessment."
+        )
+    _check_legal_basis(partnership, payload.content)
+    assessment = Assessment(incident_id=incident_id, subject_id=subject_id)
+    revision = AssessmentRevision(
+        assessment_id=assessment.id,
+        revision=1,
+        kind=RevisionKind.created,
+        content=payload.content.model_dump(mode="json"),
+        author_id=principal.user_id,
+    )
+    await repository.add(session, assessment)
+    await repository.add(session, revision)
+    await record(
+        session,
+        principal_event(AuditAction.assessment_write, principal, incident_id, {"revision": 1}),
+    )
+    return await _read(session, Loaded(incident, assessment, revision))
+
+
+async def change_assessment(
+    session: AsyncSession,
+    partnership: Partnership,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    subject_id: uuid.UUID,
+    payload: AssessmentWrite,
+    check_version: VersionCheck,
+) -> AssessmentRead:
+    """A draft is updated; a locked assessment is amended, with a reason, even after closing."""
+    loaded = await _subject_assessment(session, principal, incident_id, subject_id, for_update=True)
+    assessment = loaded.assessment
+    check_version(assessment.revision)
+    locked = assessment.status == AssessmentStatus.locked
+    if locked:
+        if Scope.incident_amend not in principal.scopes:
+            raise NotAContributor("This token may not amend a signed assessment.")
+        if payload.amendment_reason is None:
+            raise AmendmentReasonRequired(
+                "amendment_reason is required: the assessment is signed and locked."
+            )
+    else:
+        if payload.amendment_reason is not None:
+            raise AmendmentReasonRequired(
+                "amendment_reason is given only when amending a locked assessment."
+            )
+        if Scope.incident_write not in principal.scopes:
+            raise NotAContributor("This token may not change a draft assessment.")
+        _require_open(loaded.incident)
+    _check_legal_basis(partnership, payload.content)
+    assessment.revision += 1
+    assessment.updated_at = utcnow()
+    revision = AssessmentRevision(
+        assessment_id=assessment.id,
+        revision=assessment.revision,
+        kind=RevisionKind.amended if locked else RevisionKind.updated,
+        content=payload.content.model_dump(mode="json"),
+        amendment_reason=payload.amendment_reason,
+        author_id=principal.user_id,
+    )
+    await repository.add(session, assessment, revision)
+    await record(
+        session,
+        principal_event(
+            AuditAction.assessment_write,
+            principal,
+            incident_id,
+            {"revision": assessment.revision, "kind": revision.kind.value},
+        ),
+    )
+    return await _read(session, Loaded(loaded.incident, assessment, revision))
+
+
+async def sign_assessment(
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    subject_id: uuid.UUID,
+    check_version: VersionCheck,
+) -> AssessmentRead:
+    """Sign the revision the signer read. The second contributor's signature locks it."""
+    loaded = await _subject_assessment(session, principal, incident_id, subject_id, for_update=True)
+    _require_open(loaded.incident)
+    assessment = loaded.assessment
+    check_version(assessment.revision)
+    if assessment.status == AssessmentStatus.locked:
+        raise AlreadySigned("The assessment is already signed by both contributors.")
+    if principal.role not in (Role.officer, Role.mh_practitioner):
+        raise NotAContributor("Only the officer and the practitioner sign.")
+    role = ContributorRole(principal.role.value)
+    existing = [
+        signature
+        for signature in await repository.signatures(session, assessment.id)
+        if signature.revision == assessment.revision
+    ]
+    if any(signature.role == role for signature in existing):
+        raise AlreadySigned("This revision already carries a signature for your role.")
+    signature = AssessmentSignature(
+        assessment_id=assessment.id,
+        revision=assessment.revision,
+        role=role,
+        signer_id=principal.user_id,
+        organisation_code=principal.organisation_code,
+    )
+    if {s.role for s in existing} | {role} == set(ContributorRole):
+        assessment.status = AssessmentStatus.locked
+        assessment.locked_at = signature.signed_at
+    await repository.add(session, signature, assessment)
+    await record(
+        session,
+        principal_event(
+            AuditAction.assessment_sign,
+            principal,
+            incident_id,
+            {
+                "revision": assessment.revision,
+                "locked": assessment.status == AssessmentStatus.locked,
+            },
+        ),
+    )
+    return await _read(session, loaded)
+
+
+async def read_assessment(
+    session: AsyncSession, principal: Principal, incident_id: uuid.UUID, subject_id: uuid.UUID
+) -> AssessmentRead:
+    loaded = await _subject_assessment(session, principal, incident_id, subject_id)
+    await record(session, principal_event(AuditAction.assessment_read, principal, incident_id))
+    return await _read(session, loaded)
+
+
+async def read_history(
+    session: AsyncSession, principal: Principal, incident_id: uuid.UUID, subject_id: uuid.UUID
+) -> list[RevisionRead]:
+    loaded = await _subject_assessment(session, principal, incident_id, subject_id)
+    history = await repository.revisions(session, loaded.assessment.id)
+    people = await repository.users(session, {revision.author_id for revision in history})
+    await record(session, principal_event(AuditAction.assessment_read, principal, incident_id))
+    return [
+        RevisionRead(
+            revision=revision.revision,
+            kind=revision.kind,
+            content=AssessmentContent.model_validate(revision.content),
+            amendment_reason=revision.amendment_reason,
+            author=_contributor(people[revision.author_id]),
+            created_at=revision.created_at,
+        )
+        for revision in history
+    ]
+
+
+async def _read(session: AsyncSession, loaded: Loaded) -> AssessmentRead:
+    assessment = loaded.assessment
+    signatures = await repository.signatures(session, assessment.id)
+    history = await repository.revisions(session, assessment.id)
+    people = await repository.users(
+        session, {s.signer_id for s in signatures} | {r.author_id for r in history}
+    )
+    # Locked: the signatures that locked it. Draft: those on the current revision.
+    signed_revision = max((s.revision for s in signatures), default=assessment.revision)
+    shown_revision = (
+        signed_revision if assessment.status == AssessmentStatus.locked else assessment.revision
+    )
+    contributors: dict[uuid.UUID, Contributor] = {}
+    for user_id in [r.author_id for r in history] + [s.signer_id for s in signatures]:
+        contributors.setdefault(user_id, _contributor(people[user_id]))
+    return AssessmentRead(
+        id=assessment.id,
+        incident_id=assessment.incident_id,
+        subject_id=assessment.subject_id,
+        revision=assessment.revision,
+        status=assessment.status,
+        content=AssessmentContent.model_validate(loaded.current.content),
+        signatures=[
+            SignatureRead(
+                role=s.role,
+                revision=s.revision,
+                signer=_contributor(people[s.signer_id]),
+                signed_at=s.signed_at,
+            )
+            for s in signatures
+            if s.revision == shown_revision
+        ],
+        contributors=list(contributors.values()),
+        created_at=assessment.created_at,
+        updated_at=assessment.updated_at,
+        locked_at=assessment.locked_at,
+    )
+
+
+def _contributor(user: UserAccount) -> Contributor:
+    return Contributor(
+        user_id=user.id,
+        name=user.display_name,
+        role=user.role,
+        organisation_code=user.organisation_code,
+    )

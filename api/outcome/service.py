@@ -1,0 +1,81 @@
+"""The incident's outcome, kept current with If-Match until the incident closes."""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.audit.repository import record
+from api.errors import ServiceError
+from api.incident import service as incidents
+from api.incident.service import InvalidIncidentRequest, principal_event
+from auth.principal import Principal
+from models import AuditAction, Incident, IncidentOutcome, OutcomeRead, OutcomeWrite, utcnow
+
+
+class OutcomeNotFound(ServiceError):
+    status = 404
+    type_slug = "outcome-not-found"
+    title = "Outcome not recorded"
+
+
+def _check_times(incident: Incident, payload: OutcomeWrite) -> None:
+    floor: datetime = incident.arrival_at or incident.time_of_call_at
+    what = "the arrival time" if incident.arrival_at else "the time of call"
+    for name in ("left_scene_at", "handover_at"):
+        value: datetime | None = getattr(payload, name)
+        if value is not None and value < floor:
+            raise InvalidIncidentRequest(f"{name} is before {what}.")
+
+
+async def record_outcome(
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    payload: OutcomeWrite,
+    *,
+    check_version: Callable[[int], None],
+    check_new: Callable[[], None],
+) -> tuple[OutcomeRead, bool]:
+    """Create or replace the outcome; returns it and whether it was created."""
+    incident = await incidents.writable_incident(session, principal, incident_id)
+    _check_times(incident, payload)
+    existing = await session.get(IncidentOutcome, incident_id)
+    if existing is None:
+        check_new()
+        outcome = IncidentOutcome(
+            incident_id=incident_id, codes=[], recorded_by=principal.user_id, revision=0
+        )
+    else:
+        check_version(existing.revision)
+        outcome = existing
+    outcome.codes = [code.value for code in payload.codes]
+    outcome.place_of_safety = payload.place_of_safety.value if payload.place_of_safety else None
+    outcome.conveyance = payload.conveyance.value if payload.conveyance else None
+    outcome.referral_notes = payload.referral_notes
+    outcome.left_scene_at = payload.left_scene_at
+    outcome.handover_at = payload.handover_at
+    outcome.recorded_by = principal.user_id
+    outcome.recorded_at = utcnow()
+    outcome.revision += 1
+    session.add(outcome)
+    await session.flush()
+    await record(
+        session,
+        principal_event(
+            AuditAction.outcome_write, principal, incident_id, {"revision": outcome.revision}
+        ),
+    )
+    return OutcomeRead.from_row(outcome), existing is None
+
+
+async def read_outcome(
+    session: AsyncSession, principal: Principal, incident_id: uuid.UUID
+) -> OutcomeRead:
+    await incidents.read_incident(session, principal, incident_id)
+    outcome = await session.get(IncidentOutcome, incident_id)
+    if outcome is None:
+        raise OutcomeNotFound()
+    await record(session, principal_event(AuditAction.outcome_read, principal, incident_id))
+    return OutcomeRead.from_row(outcome)
