@@ -48,9 +48,14 @@ class IdempotencyInProgress(ServiceError):
 
 
 class IdempotentReplay(Exception):
-    def __init__(self, record: IdempotencyRecord) -> None:
+    """A control-flow signal rendered as the stored response. It carries plain copies: the
+    session is rolled back, and its rows expired, before the handler runs."""
+
+    def __init__(self, status_code: int, body: Any, headers: dict[str, str]) -> None:
         super().__init__("replay")
-        self.record = record
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers
 
 
 class IdempotentRequest:
@@ -126,13 +131,11 @@ async def claim(session: AsyncSession, request: Request, principal: Principal) -
         raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
     if record.status_code is None:
         raise IdempotencyInProgress("A request with this Idempotency-Key has not finished.")
-    raise IdempotentReplay(record)
+    raise IdempotentReplay(record.status_code, record.response_body, dict(record.response_headers))
 
 
 async def replay_response(request: Request, exc: Exception) -> JSONResponse:
     """Exception handler: the stored response, marked as a replay."""
     assert isinstance(exc, IdempotentReplay)
-    record = exc.record
-    assert record.status_code is not None
-    headers = dict(record.response_headers) | {REPLAYED_HEADER: "true"}
-    return JSONResponse(record.response_body, status_code=record.status_code, headers=headers)
+    headers = exc.headers | {REPLAYED_HEADER: "true"}
+    return JSONResponse(exc.body, status_code=exc.status_code, headers=headers)

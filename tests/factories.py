@@ -32,7 +32,10 @@ def assessment_content(**overrides: Any) -> dict[str, Any]:
     content: dict[str, Any] = {
         "presenting_situation": "Man on railway bridge after an argument, distressed, talking of jumping.",
         "risk_to_self": {"level": "high", "rationale": "Stated intent, at height, recent loss."},
-        "risk_to_others": {"level": "low", "rationale": "Verbally angry, no weapon, no threats made."},
+        "risk_to_others": {
+            "level": "low",
+            "rationale": "Verbally angry, no weapon, no threats made.",
+        },
         "risk_from_others": {"level": "none"},
         "intoxication": "alcohol",
         "mental_capacity": {"considered": True, "outcome": "has_capacity"},
