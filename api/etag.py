@@ -28,8 +28,9 @@ def require_if_match(request: Request, current_revision: int) -> None:
     header = request.headers.get("if-match")
     if header is None:
         raise PreconditionRequired("Send If-Match with the ETag of the version you are changing.")
-    offered = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    if etag(current_revision) not in offered:
+    # RFC 9110: If-Match compares strongly (a weak W/ tag never matches); `*` matches any version.
+    offered = {tag.strip() for tag in header.split(",")}
+    if "*" not in offered and etag(current_revision) not in offered:
         raise PreconditionFailed(
             "Someone else changed this record since you read it; read it again and reapply.",
             headers={"ETag": etag(current_revision)},

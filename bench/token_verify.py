@@ -11,31 +11,22 @@ are measured in the same run, interleaved in blocks, so the difference is the ch
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Depends
-from pydantic import SecretStr
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.app import create_app
 from api.dependencies import SessionDep
-from api.migration import upgrade_async
 from api.security import Authorizer
-from api.settings import Environment, Settings
 from api.token.repository import token_state
-from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
-from auth.development import mint_identity_token
 from auth.principal import Principal
+from bench.harness import running, summary, timed
 from models import Scope
 
 router = APIRouter(prefix="/bench")
@@ -65,52 +56,10 @@ async def read_guarded(
     return await read_one_row(session)
 
 
-def summary(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p50 = ordered[len(ordered) // 2] * 1e6
-    p99 = ordered[int(len(ordered) * 0.99)] * 1e6
-    return f"mean {statistics.fmean(ordered) * 1e6:8.0f} us  p50 {p50:8.0f} us  p99 {p99:8.0f} us"
-
-
-async def timed(call: Callable[[], Awaitable[object]], count: int) -> list[float]:
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        await call()
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
-async def run(requests: int, database_url: str) -> None:
-    await upgrade_async(database_url)
-    keys_dir = Path(tempfile.mkdtemp(prefix="triage-bench-keys-"))
-    settings = Settings(
-        environment=Environment.development,
-        database_url=SecretStr(database_url),
-        keys_dir=keys_dir,
-        log_level="WARNING",
-    )
-    app = create_app(settings)
-    app.include_router(router)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
-    ):
-        identity = mint_identity_token(
-            keys_dir, audience=settings.token_audience, role="officer", organisation_code="NSP"
-        )
-        exchanged = await client.post(
-            "/v1/token",
-            data={
-                "grant_type": TOKEN_EXCHANGE_GRANT,
-                "subject_token": identity,
-                "subject_token_type": JWT_TOKEN_TYPE,
-                "purpose": "street-triage",
-            },
-        )
-        exchanged.raise_for_status()
-        token = exchanged.json()["access_token"]
+async def run(requests: int) -> None:
+    async with running(router) as bench:
+        client = bench.client
+        token = await bench.token("officer", "NSP", "street-triage")
         headers = {"authorization": f"Bearer {token}"}
 
         async def floor() -> None:
@@ -122,7 +71,7 @@ async def run(requests: int, database_url: str) -> None:
         async def guarded() -> None:
             assert (await client.get("/bench/guarded", headers=headers)).status_code == 200
 
-        resources = app.state.resources
+        resources = bench.app.state.resources
         claims = resources.tokens.verify(token, now=time.time())
 
         async def verify_only() -> None:
@@ -130,7 +79,9 @@ async def run(requests: int, database_url: str) -> None:
 
         async def state_only() -> None:
             async with resources.database.sessionmaker() as session, session.begin():
-                assert await token_state(session, user_id=claims.user_id, jti=claims.jti)
+                assert await token_state(
+                    session, user_id=claims.user_id, jti=claims.jti, organisation_code="NSP"
+                )
 
         for call in (floor, public, guarded, verify_only, state_only):
             await timed(call, 200)  # warm up pools, caches, the JIT-less interpreter alike
@@ -160,15 +111,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=3000)
-    args = parser.parse_args()
-    database_url = os.environ.get("TRIAGE_DATABASE_URL")
-    if database_url:
-        asyncio.run(run(args.requests, database_url))
-        return
-    from api.embedded import start_embedded_postgres
-
-    with tempfile.TemporaryDirectory(prefix="triage-bench-pg-") as directory:
-        asyncio.run(run(args.requests, start_embedded_postgres(Path(directory) / "pgdata")))
+    asyncio.run(run(parser.parse_args().requests))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import uuid
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +31,17 @@ async def revisions(session: AsyncSession, assessment_id: uuid.UUID) -> list[Ass
         select(AssessmentRevision)
         .where(col(AssessmentRevision.assessment_id) == assessment_id)
         .order_by(col(AssessmentRevision.revision))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def author_ids(session: AsyncSession, assessment_id: uuid.UUID) -> list[uuid.UUID]:
+    """Who wrote revisions, in order of first contribution, without loading any content."""
+    statement = (
+        select(col(AssessmentRevision.author_id))
+        .where(col(AssessmentRevision.assessment_id) == assessment_id)
+        .group_by(col(AssessmentRevision.author_id))
+        .order_by(func.min(col(AssessmentRevision.revision)))
     )
     return list((await session.exec(statement)).all())
 

@@ -282,17 +282,15 @@ async def read_history(
 async def _read(session: AsyncSession, loaded: Loaded) -> AssessmentRead:
     assessment = loaded.assessment
     signatures = await repository.signatures(session, assessment.id)
-    history = await repository.revisions(session, assessment.id)
-    people = await repository.users(
-        session, {s.signer_id for s in signatures} | {r.author_id for r in history}
-    )
+    authors = await repository.author_ids(session, assessment.id)
+    people = await repository.users(session, {s.signer_id for s in signatures} | set(authors))
     # Locked: the signatures that locked it. Draft: those on the current revision.
     signed_revision = max((s.revision for s in signatures), default=assessment.revision)
     shown_revision = (
         signed_revision if assessment.status == AssessmentStatus.locked else assessment.revision
     )
     contributors: dict[uuid.UUID, Contributor] = {}
-    for user_id in [r.author_id for r in history] + [s.signer_id for s in signatures]:
+    for user_id in authors + [s.signer_id for s in signatures]:
         contributors.setdefault(user_id, _contributor(people[user_id]))
     return AssessmentRead(
         id=assessment.id,

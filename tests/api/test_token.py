@@ -77,7 +77,9 @@ async def test_exchange_issues_a_narrow_short_token(
 async def test_bound_token_reads_its_incident_only(exchanger: Exchanger) -> None:
     incident_id = await open_incident(exchanger)
     response = await exchanger.request("officer", "NSP", "street-triage", incident_id=incident_id)
-    assert response.json()["scope"] == "crisis_flag:lookup incident:amend incident:read incident:write"
+    assert (
+        response.json()["scope"] == "crisis_flag:lookup incident:amend incident:read incident:write"
+    )
     token = response.json()["access_token"]
     assert jose_jwt.get_unverified_claims(token)["incident"] == str(incident_id)
 
@@ -261,7 +263,9 @@ async def test_closing_an_incident_revokes_every_bound_token(exchanger: Exchange
     url = f"/v1/incidents/{incident_id}"
     assert (await exchanger.client.get(url, headers=bearer(nurse))).status_code == 200
 
-    recorded = await exchanger.client.put(f"{url}/outcome", json=outcome_payload(), headers=bearer(officer))
+    recorded = await exchanger.client.put(
+        f"{url}/outcome", json=outcome_payload(), headers=bearer(officer)
+    )
     assert recorded.status_code == 201
     closed = await exchanger.client.post(f"{url}/close", headers=bearer(officer))
     assert closed.status_code == 200
