@@ -11,7 +11,6 @@ import httpx
 import pytest
 from jose import jwt as jose_jwt
 from pydantic import SecretStr
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlmodel import col, select
 
@@ -19,6 +18,7 @@ from api.app import create_app
 from api.migration import upgrade_async
 from api.settings import Settings, async_database_url
 from models import AuditEvent
+from tests.audit_trail import incident_events
 from tests.conftest import Exchanger, bearer
 from tests.database import scratch_database
 from tests.factories import assessment_content, incident_payload, outcome_payload
@@ -184,18 +184,7 @@ def signer(token: str, name: str, role: str, org: str) -> dict[str, str]:
 async def assessment_events(
     connection: AsyncConnection, incident_id: uuid.UUID
 ) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """The incident's assessment audit events, oldest first: (action, actor role, details)."""
-    # As the connecting superuser, whatever role the last request left the transaction in.
-    await connection.execute(text("RESET ROLE"))
-    rows = await connection.execute(
-        select(AuditEvent.action, AuditEvent.actor_role, AuditEvent.details)
-        .where(
-            col(AuditEvent.incident_id) == incident_id,
-            col(AuditEvent.action).startswith("assessment."),
-        )
-        .order_by(col(AuditEvent.occurred_at), col(AuditEvent.id))
-    )
-    return [(row.action, row.actor_role, row.details) for row in rows]
+    return await incident_events(connection, incident_id, "assessment.")
 
 
 # Starting and reading

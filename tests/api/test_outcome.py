@@ -11,14 +11,12 @@ import httpx
 import pytest
 from jose import jwt as jose_jwt
 from pydantic import SecretStr
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, select
 
 from api.app import create_app
 from api.migration import upgrade_async
 from api.settings import Settings
-from models import AuditEvent
+from tests.audit_trail import incident_events
 from tests.conftest import Exchanger, bearer
 from tests.database import scratch_database
 from tests.factories import at, incident_payload, outcome_payload
@@ -117,17 +115,7 @@ def same_instant(returned: str | None, sent: str) -> bool:
 async def outcome_events(
     connection: AsyncConnection, incident_id: uuid.UUID
 ) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """The incident's outcome audit events, oldest first: (action, actor role, details)."""
-    await connection.execute(text("RESET ROLE"))
-    rows = await connection.execute(
-        select(AuditEvent.action, AuditEvent.actor_role, AuditEvent.details)
-        .where(
-            col(AuditEvent.incident_id) == incident_id,
-            col(AuditEvent.action).startswith("outcome."),
-        )
-        .order_by(col(AuditEvent.occurred_at), col(AuditEvent.id))
-    )
-    return [(row.action, row.actor_role, row.details) for row in rows]
+    return await incident_events(connection, incident_id, "outcome.")
 
 
 # Recording and replacing
