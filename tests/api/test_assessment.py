@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from jose import jwt as jose_jwt
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlmodel import col, select
@@ -23,20 +22,8 @@ from tests.conftest import Exchanger, bearer
 from tests.database import scratch_database
 from tests.factories import assessment_content, incident_payload, outcome_payload
 from tests.identity_provider import IdentityProvider
+from tests.problems import problem, user_id
 
-PROBLEM_BASE = "https://street-triage.nhs.example/problems/"
-TITLES = {
-    "validation": "Invalid request",
-    "assessment-exists": "Assessment already started",
-    "assessment-not-found": "Assessment not found",
-    "subject-not-found": "Subject not found",
-    "already-signed": "Already signed",
-    "not-a-contributor": "Not a contributor",
-    "precondition-required": "If-Match required",
-    "precondition-failed": "Changed since you read it",
-    "forbidden": "Not allowed",
-    "unauthenticated": "Authentication required",
-}
 OFFICER_NAME = "Test officer of NSP"
 NURSE_NAME = "Test mh_practitioner of RQI"
 REASON = "Practitioner corrected the intoxication after a breath test."
@@ -145,23 +132,6 @@ async def make_scene(exchanger: Exchanger) -> Scene:
     scene = Scene(exchanger.client, incident_id, uuid.uuid4(), officer, nurse)
     scene.subject_id = await scene.add_subject({"description": "Man in his thirties, grey coat"})
     return scene
-
-
-def user_id(token: str) -> str:
-    subject: str = jose_jwt.get_unverified_claims(token)["sub"]
-    return subject
-
-
-def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    """The response is an RFC 9457 problem of this status and type; returns its body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"] == PROBLEM_BASE + slug
-    assert body["title"] == TITLES[slug]
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 def as_read(content: dict[str, Any]) -> dict[str, Any]:

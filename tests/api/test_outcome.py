@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from jose import jwt as jose_jwt
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,18 +20,8 @@ from tests.conftest import Exchanger, bearer
 from tests.database import scratch_database
 from tests.factories import at, incident_payload, outcome_payload
 from tests.identity_provider import IdentityProvider
+from tests.problems import problem, user_id
 
-PROBLEM_BASE = "https://street-triage.nhs.example/problems/"
-TITLES = {
-    "validation": "Invalid request",
-    "outcome-not-found": "Outcome not recorded",
-    "outcome-missing": "Outcome not recorded",
-    "incident-not-found": "Incident not found",
-    "precondition-required": "If-Match required",
-    "precondition-failed": "Changed since you read it",
-    "forbidden": "Not allowed",
-    "unauthenticated": "Authentication required",
-}
 DETENTION: dict[str, Any] = {
     "codes": ["s136_detention"],
     "place_of_safety": "health_based_place_of_safety",
@@ -88,23 +77,6 @@ async def make_scene(exchanger: Exchanger, **overrides: Any) -> Scene:
         "mh_practitioner", "RQI", "street-triage", incident_id=incident_id
     )
     return Scene(exchanger.client, incident_id, officer, nurse)
-
-
-def user_id(token: str) -> str:
-    subject: str = jose_jwt.get_unverified_claims(token)["sub"]
-    return subject
-
-
-def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    """The response is an RFC 9457 problem of this status and type; returns its body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"] == PROBLEM_BASE + slug
-    assert body["title"] == TITLES[slug]
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 def same_instant(returned: str | None, sent: str) -> bool:
