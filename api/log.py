@@ -65,8 +65,9 @@ def configure_logging(level: str) -> None:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []
         uvicorn_logger.propagate = True
-    # Chatty libraries: their progress lines are not events anyone acts on.
-    for name in ("pgserver", "alembic.runtime.plugins"):
+    # Chatty libraries: their progress lines are not events anyone acts on. httpx and httpcore
+    # log whole request URLs, and a partner's URL can carry an NHS number (PDS reads by path).
+    for name in ("pgserver", "alembic.runtime.plugins", "httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
     # Uvicorn's access log prints raw paths; our own request line replaces it.
     logging.getLogger("uvicorn.access").disabled = True

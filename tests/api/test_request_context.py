@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from api.log import JsonFormatter, RequestIdFilter
+from api.log import JsonFormatter, RequestIdFilter, configure_logging
 
 NHS_NUMBER = "9000000009"
 
@@ -110,3 +110,16 @@ async def test_metrics_count_requests_by_route_template_and_status(
         in text
     )
     assert NHS_NUMBER not in text
+
+
+def test_http_client_libraries_never_log_urls_at_info() -> None:
+    # A partner URL can carry an NHS number: httpx logs every request URL at INFO.
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("DEBUG")
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
