@@ -11,6 +11,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from models.organisation import OrganisationBase, OrganisationKind
+from models.partner import Partner, PartnerKind
 
 # Issued tokens never live longer than this, whatever a purpose asks for.
 MAX_TOKEN_LIFETIME_SECONDS = 900
@@ -239,11 +240,23 @@ class Agreement(_Strict):
 class Partnership(_Strict):
     organisations: list[OrganisationBase] = Field(min_length=1)
     agreement: Agreement
+    partners: list[Partner] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_organisations(self) -> Self:
         problems = _duplicates("organisation code", [org.code for org in self.organisations])
+        problems += _duplicates("partner", [partner.name for partner in self.partners])
         kinds = {org.kind for org in self.organisations}
+        by_code = {org.code: org for org in self.organisations}
+        for partner in self.partners:
+            if partner.kind != PartnerKind.fhir_trust:
+                continue
+            owner = by_code.get(partner.organisation_code or "")
+            if owner is None or owner.kind != OrganisationKind.nhs_trust:
+                problems.append(
+                    f"partner '{partner.name}' is a trust endpoint, so its organisation_code must be"
+                    " an NHS trust of the partnership"
+                )
         for rule in self.agreement.access:
             if rule.organisation_kind not in kinds:
                 problems.append(

@@ -82,6 +82,27 @@ def _missing_section(doc: dict[str, Any]) -> None:
     del doc["agreement"]["retention"]
 
 
+def _trust_endpoint_of_a_force(doc: dict[str, Any]) -> None:
+    doc["partners"] = [
+        {
+            "name": "nsp-fhir",
+            "kind": "fhir_trust",
+            "organisation_code": "NSP",
+            "base_url": "https://x.test/",
+        }
+    ]
+
+
+def _duplicate_partner(doc: dict[str, Any]) -> None:
+    doc["partners"] = [{"name": "pds", "kind": "pds", "base_url": "https://x.test/"}] * 2
+
+
+def _unknown_partner_kind(doc: dict[str, Any]) -> None:
+    doc["partners"] = [
+        {"name": "scr", "kind": "summary_care_record", "base_url": "https://x.test/"}
+    ]
+
+
 def _kind_without_organisations(doc: dict[str, Any]) -> None:
     doc["organisations"] = [org for org in doc["organisations"] if org["kind"] != "police_force"]
 
@@ -110,6 +131,12 @@ def _kind_without_organisations(doc: dict[str, Any]) -> None:
         (_misspelt_key, "agreement.retension: Extra inputs are not permitted"),
         (_missing_section, "agreement.retention: Field required"),
         (_kind_without_organisations, "no organisation of that kind takes part"),
+        (
+            _trust_endpoint_of_a_force,
+            "partner 'nsp-fhir' is a trust endpoint, so its organisation_code must be",
+        ),
+        (_duplicate_partner, "duplicate partner 'pds'"),
+        (_unknown_partner_kind, "partners.0.kind: Input should be 'pds', 'nrl' or 'fhir_trust'"),
     ],
     ids=lambda value: getattr(value, "__name__", "")[1:] if callable(value) else "",
 )

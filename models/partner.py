@@ -1,0 +1,93 @@
+"""NHS partner systems: how they are configured, and the domain values their adapters return."""
+
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+
+
+class PartnerKind(StrEnum):
+    pds = "pds"
+    nrl = "nrl"
+    fhir_trust = "fhir_trust"
+
+
+class PartnerAuth(BaseModel):
+    """NHS signed-JWT client authentication (private_key_jwt, RS512) against a token endpoint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token_url: AnyHttpUrl
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    private_key_file: Path
+    key_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+
+class Partner(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,39}$")]
+    kind: PartnerKind
+    organisation_code: Annotated[str | None, StringConstraints(pattern=r"^[A-Z0-9]{3,10}$")] = (
+        Field(
+            default=None,
+            description="The trust a `fhir_trust` endpoint belongs to; national services (PDS, NRL) have none.",
+        )
+    )
+    base_url: AnyHttpUrl
+    auth: PartnerAuth | None = None
+    timeout_seconds: float = Field(default=1.0, gt=0, le=10)
+    max_concurrency: int = Field(default=10, ge=1, le=200)
+    max_response_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    rate_limit_per_second: float = Field(default=5.0, gt=0, le=1000)
+
+
+class PartnerCallError(StrEnum):
+    """Why a source gave no answer: `unavailable` could not be asked, `error` answered badly."""
+
+    unavailable = "unavailable"
+    error = "error"
+
+
+class PdsVerification(BaseModel):
+    """PDS on one NHS number. `not_found` and `invalidated` disclose nothing further."""
+
+    model_config = ConfigDict(frozen=True)
+
+    found: bool
+    invalidated: bool = False
+    nhs_number: str | None = Field(
+        default=None, description="The current number; differs when superseded."
+    )
+    superseded: bool = False
+    restricted: bool = False
+
+
+class PdsTraceOutcome(StrEnum):
+    unique = "unique"
+    none = "none"
+    ambiguous = "ambiguous"
+
+
+class PdsTrace(BaseModel):
+    """A demographic trace: only a unique match names anyone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: PdsTraceOutcome
+    nhs_number: str | None = None
+    restricted: bool = False
+
+
+class Demographics(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    given: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    birth_date: date
+    postcode: Annotated[
+        str | None,
+        StringConstraints(pattern=r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"),
+    ] = None
