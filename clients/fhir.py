@@ -14,35 +14,35 @@ from models.nhs_number import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 RESTRICTED_CODES = frozenset({"R", "V"})
 
 
-class _Lenient(BaseModel):
+class Lenient(BaseModel):
     # Partners add fields freely; we read only what we declare.
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-ResourceT = TypeVar("ResourceT", bound=_Lenient)
+ResourceT = TypeVar("ResourceT", bound=Lenient)
 
 
-class Coding(_Lenient):
+class Coding(Lenient):
     system: str | None = None
     code: str | None = None
     display: str | None = None
 
 
-class CodeableConcept(_Lenient):
+class CodeableConcept(Lenient):
     coding: list[Coding] = Field(default_factory=list)
     text: str | None = None
 
 
-class Identifier(_Lenient):
+class Identifier(Lenient):
     system: str | None = None
     value: str | None = None
 
 
-class Meta(_Lenient):
+class Meta(Lenient):
     security: list[Coding] = Field(default_factory=list)
 
 
-class Patient(_Lenient):
+class Patient(Lenient):
     resourceType: str  # noqa: N815 - FHIR's own name
     id: str
     meta: Meta = Field(default_factory=Meta)
@@ -53,28 +53,28 @@ class Patient(_Lenient):
         return any(coding.code in RESTRICTED_CODES for coding in self.meta.security)
 
 
-class SearchInfo(_Lenient):
+class SearchInfo(Lenient):
     score: float | None = None
 
 
-class BundleEntry(_Lenient):
+class BundleEntry(Lenient):
     resource: dict[str, Any]
     search: SearchInfo | None = None
 
 
-class Bundle(_Lenient):
+class Bundle(Lenient):
     resourceType: str  # noqa: N815
     type: str | None = None
     total: int | None = None
     entry: list[BundleEntry] = Field(default_factory=list)
 
 
-class OperationOutcomeIssue(_Lenient):
+class OperationOutcomeIssue(Lenient):
     code: str | None = None
     details: CodeableConcept | None = None
 
 
-class OperationOutcome(_Lenient):
+class OperationOutcome(Lenient):
     resourceType: str  # noqa: N815
     issue: list[OperationOutcomeIssue] = Field(default_factory=list)
 

@@ -91,3 +91,31 @@ class Demographics(BaseModel):
         str | None,
         StringConstraints(pattern=r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"),
     ] = None
+
+
+class CrisisPlanPointer(BaseModel):
+    """A National Record Locator pointer to a crisis plan held by a trust."""
+
+    model_config = ConfigDict(frozen=True)
+
+    custodian_code: str
+    title: str | None = None
+    url: str | None = Field(
+        default=None, description="Where the document is; for practitioners only."
+    )
+    content_type: str | None = None
+    contact_details: bool = Field(
+        default=False,
+        description="The pointer is the NRL contact-details format: call, do not fetch.",
+    )
+    created: str | None = None
+
+
+class NrlResult(BaseModel):
+    """`known` is false when NRL holds no record of the person; true with no pointers is a known
+    person with no crisis plan registered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    known: bool
+    pointers: list[CrisisPlanPointer] = Field(default_factory=list)
