@@ -1,6 +1,6 @@
 """NHS partner systems: how they are configured, and the domain values their adapters return."""
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -119,3 +119,74 @@ class NrlResult(BaseModel):
 
     known: bool
     pointers: list[CrisisPlanPointer] = Field(default_factory=list)
+
+
+class AlertCategory(StrEnum):
+    risk_to_self = "risk_to_self"
+    risk_to_others = "risk_to_others"
+    risk_from_others = "risk_from_others"
+
+
+class AlertLevel(StrEnum):
+    """Ordered: `unknown` sorts above `none` because not knowing is not safe."""
+
+    none = "none"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    unknown = "unknown"
+
+
+class SafetyAlert(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    category: AlertCategory
+    level: AlertLevel
+
+
+class CrisisContact(BaseModel):
+    """NRL contact rules: a work number, its hours, and an out-of-hours alternative."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team: str
+    phone: str
+    hours: str
+    out_of_hours: str
+
+
+class ClinicalPlan(BaseModel):
+    """The crisis plan's clinical content: for practitioners, never for police."""
+
+    model_config = ConfigDict(frozen=True)
+
+    triggers: str | None = None
+    early_signs: str | None = None
+    what_helps: str | None = None
+    what_to_avoid: str | None = None
+    mha_status: str | None = None
+    care_coordinator: str | None = None
+    dependants: str | None = None
+    access_notes: str | None = None
+
+
+class TrustCrisisPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    custodian_code: str
+    approach_advice: str | None = None
+    crisis_contact: CrisisContact | None = None
+    review_date: date | None = None
+    last_updated: datetime | None = None
+    clinical: ClinicalPlan = Field(default_factory=ClinicalPlan)
+
+
+class TrustRecord(BaseModel):
+    """What one trust holds on a person: active safety alerts and the crisis plan, if any."""
+
+    model_config = ConfigDict(frozen=True)
+
+    organisation_code: str
+    known: bool
+    alerts: list[SafetyAlert] = Field(default_factory=list)
+    plan: TrustCrisisPlan | None = None

@@ -1,0 +1,185 @@
+"""A mental health trust's FHIR R4 endpoint: active safety-alert Flags and the crisis CarePlan.
+
+The partnership's profile: a Flag's category names the risk (to self, to others, from others) and
+its code the level; the CarePlan (category SNOMED 736253002) carries the police-visible approach
+advice and crisis contact, and the clinical content, as extensions; `period.end` is the review date.
+"""
+
+import asyncio
+from datetime import date, datetime
+
+from pydantic import Field
+
+from clients.errors import PartnerBadResponse
+from clients.fhir import Bundle, CodeableConcept, Identifier, Lenient, Meta, nhs_number_of, parse
+from clients.http import PartnerHttp
+from models.nhs_number import NHS_NUMBER_SYSTEM
+from models.partner import (
+    AlertCategory,
+    AlertLevel,
+    ClinicalPlan,
+    CrisisContact,
+    SafetyAlert,
+    TrustCrisisPlan,
+    TrustRecord,
+)
+
+PROFILE = "https://fhir.street-triage.nhs.example"
+CATEGORY_SYSTEM = f"{PROFILE}/CodeSystem/safety-alert-category"
+LEVEL_SYSTEM = f"{PROFILE}/CodeSystem/risk-level"
+APPROACH_ADVICE = f"{PROFILE}/StructureDefinition/approach-advice"
+CRISIS_CONTACT = f"{PROFILE}/StructureDefinition/crisis-contact"
+CLINICAL = f"{PROFILE}/StructureDefinition/clinical"
+CRISIS_PLAN_CATEGORY = "http://snomed.info/sct|736253002"
+MAX_TEXT = 4000
+MAX_APPROACH_ADVICE = 500
+
+
+class _Extension(Lenient):
+    url: str
+    valueString: str | None = Field(default=None, max_length=MAX_TEXT)  # noqa: N815 - FHIR's name
+    extension: list["_Extension"] = Field(default_factory=list)
+
+
+class _Reference(Lenient):
+    identifier: Identifier | None = None
+
+
+class _Period(Lenient):
+    start: date | None = None
+    end: date | None = None
+
+
+class _Flag(Lenient):
+    resourceType: str  # noqa: N815
+    status: str
+    category: list[CodeableConcept] = Field(default_factory=list)
+    code: CodeableConcept
+    subject: _Reference
+
+
+class _CarePlanMeta(Meta):
+    lastUpdated: datetime | None = None  # noqa: N815
+
+
+class _CarePlan(Lenient):
+    resourceType: str  # noqa: N815
+    status: str
+    meta: _CarePlanMeta = Field(default_factory=_CarePlanMeta)
+    subject: _Reference
+    period: _Period | None = None
+    extension: list[_Extension] = Field(default_factory=list)
+
+
+class FhirTrustClient:
+    def __init__(self, http: PartnerHttp, organisation_code: str) -> None:
+        self._http = http
+        self.name = http.name
+        self.organisation_code = organisation_code
+
+    async def crisis_record(self, nhs_number: str, *, deadline: float) -> TrustRecord:
+        patient = f"{NHS_NUMBER_SYSTEM}|{nhs_number}"
+        flags, plans = await asyncio.gather(
+            self._search("Flag", {"patient.identifier": patient, "status": "active"}, deadline),
+            self._search(
+                "CarePlan",
+                {
+                    "patient.identifier": patient,
+                    "category": CRISIS_PLAN_CATEGORY,
+                    "status": "active",
+                },
+                deadline,
+            ),
+        )
+        alerts = [self._alert(resource, nhs_number) for resource in flags]
+        if len(plans) > 1:
+            raise PartnerBadResponse(self.name, "several_active_plans")
+        plan = self._plan(plans[0], nhs_number) if plans else None
+        return TrustRecord(
+            organisation_code=self.organisation_code,
+            known=bool(alerts) or plan is not None,
+            alerts=[alert for alert in alerts if alert is not None],
+            plan=plan,
+        )
+
+    async def _search(
+        self, resource: str, params: dict[str, str], deadline: float
+    ) -> list[dict[str, object]]:
+        response = await self._http.get(resource, params=params, deadline=deadline)
+        if response.status_code != 200:
+            raise PartnerBadResponse(self.name, f"status_{response.status_code}")
+        bundle = parse(self.name, Bundle, response.body, "Bundle")
+        return [
+            entry.resource
+            for entry in bundle.entry
+            if entry.resource.get("resourceType") == resource
+        ]
+
+    def _check_subject(self, subject: _Reference, nhs_number: str) -> None:
+        identifiers = [subject.identifier] if subject.identifier is not None else []
+        if nhs_number_of(self.name, identifiers) != nhs_number:
+            raise PartnerBadResponse(self.name, "wrong_subject")
+
+    def _alert(self, resource: dict[str, object], nhs_number: str) -> SafetyAlert | None:
+        flag = parse(self.name, _Flag, resource, "Flag")
+        category = _code(flag.category, CATEGORY_SYSTEM)
+        if flag.status != "active" or category is None:
+            return None  # inactive, or a flag of another kind (e.g. child protection): not ours
+        self._check_subject(flag.subject, nhs_number)
+        level = _code([flag.code], LEVEL_SYSTEM)
+        try:
+            return SafetyAlert(
+                category=AlertCategory(category.replace("-", "_")),
+                level=AlertLevel(level)
+                if level in {"none", "low", "medium", "high"}
+                else AlertLevel.unknown,
+            )
+        except ValueError:
+            raise PartnerBadResponse(self.name, "unknown_alert_category") from None
+
+    def _plan(self, resource: dict[str, object], nhs_number: str) -> TrustCrisisPlan:
+        plan = parse(self.name, _CarePlan, resource, "CarePlan")
+        self._check_subject(plan.subject, nhs_number)
+        extensions = {extension.url: extension for extension in plan.extension}
+        advice = extensions.get(APPROACH_ADVICE)
+        if (
+            advice is not None
+            and advice.valueString
+            and len(advice.valueString) > MAX_APPROACH_ADVICE
+        ):
+            raise PartnerBadResponse(self.name, "approach_advice_too_long")
+        return TrustCrisisPlan(
+            custodian_code=self.organisation_code,
+            approach_advice=advice.valueString if advice else None,
+            crisis_contact=self._contact(extensions.get(CRISIS_CONTACT)),
+            review_date=plan.period.end if plan.period else None,
+            last_updated=plan.meta.lastUpdated,
+            clinical=ClinicalPlan(**_parts(extensions.get(CLINICAL))),
+        )
+
+    def _contact(self, extension: _Extension | None) -> CrisisContact | None:
+        if extension is None:
+            return None
+        parts = _parts(extension)
+        # The NRL contact rules: without hours or an out-of-hours alternative it is not a contact.
+        if not all(parts.get(name) for name in ("team", "phone", "hours", "out_of_hours")):
+            raise PartnerBadResponse(self.name, "incomplete_crisis_contact")
+        return CrisisContact(**parts)
+
+
+def _code(concepts: list[CodeableConcept], system: str) -> str | None:
+    for concept in concepts:
+        for coding in concept.coding:
+            if coding.system == system and coding.code:
+                return coding.code
+    return None
+
+
+def _parts(extension: _Extension | None) -> dict[str, str]:
+    if extension is None:
+        return {}
+    return {
+        part.url.replace("-", "_"): part.valueString
+        for part in extension.extension
+        if part.valueString is not None
+    }

@@ -1,0 +1,180 @@
+"""The trust FHIR adapter: safety-alert Flags and the crisis CarePlan, in the partnership profile."""
+
+import copy
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from clients.errors import PartnerBadResponse
+from clients.fhir_trust import (
+    APPROACH_ADVICE,
+    CATEGORY_SYSTEM,
+    CLINICAL,
+    CRISIS_CONTACT,
+    LEVEL_SYSTEM,
+    FhirTrustClient,
+)
+from models.partner import AlertCategory, AlertLevel, SafetyAlert, TrustRecord
+from tests.partners import RecordingTransport, fhir, fixture, partner_http
+
+NHS = "9000000009"
+SUBJECT = {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": NHS}}
+
+
+def flag(category: str, level: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Flag",
+        "status": "active",
+        "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": category}]}],
+        "code": {"coding": [{"system": LEVEL_SYSTEM, "code": level}]},
+        "subject": SUBJECT,
+    }
+
+
+def parts(**values: str) -> list[dict[str, str]]:
+    return [{"url": name.replace("_", "-"), "valueString": value} for name, value in values.items()]
+
+
+CARE_PLAN: dict[str, Any] = {
+    "resourceType": "CarePlan",
+    "status": "active",
+    "intent": "plan",
+    "meta": {"lastUpdated": "2026-10-01T10:00:00+00:00"},
+    "subject": SUBJECT,
+    "period": {"end": "2027-03-01"},
+    "extension": [
+        {
+            "url": APPROACH_ADVICE,
+            "valueString": "Speak calmly, use his first name, give him space.",
+        },
+        {
+            "url": CRISIS_CONTACT,
+            "extension": parts(
+                team="Leeds crisis team",
+                phone="0113 555 0100",
+                hours="Mon-Fri 09:00-17:00",
+                out_of_hours="0800 555 0199",
+            ),
+        },
+        {
+            "url": CLINICAL,
+            "extension": parts(
+                triggers="Anniversaries", what_helps="His sister", mha_status="Informal"
+            ),
+        },
+    ],
+}
+
+
+def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": r} for r in resources],
+    }
+
+
+def trust(flags: list[dict[str, Any]], plans: list[dict[str, Any]]) -> RecordingTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        resources = flags if request.url.path.endswith("/Flag") else plans
+        return fhir(200, bundle(*resources))
+
+    return RecordingTransport(answer)
+
+
+async def record(transport: RecordingTransport) -> TrustRecord:
+    async with transport.client() as client:
+        return await FhirTrustClient(partner_http(client, name="trust-RQI"), "RQI").crisis_record(
+            NHS, deadline=time.monotonic() + 2
+        )
+
+
+async def test_alerts_and_plan_are_read_in_parallel_searches() -> None:
+    other_kind = fixture("flags/Bundle-NHSE-PatientFlag-RA-searchset.json")["entry"][0]["resource"]
+    transport = trust(
+        [flag("risk-to-self", "high"), flag("risk-to-others", "low"), other_kind], [CARE_PLAN]
+    )
+    result = await record(transport)
+    assert result.known
+    assert result.alerts == [
+        SafetyAlert(category=AlertCategory.risk_to_self, level=AlertLevel.high),
+        SafetyAlert(category=AlertCategory.risk_to_others, level=AlertLevel.low),
+    ]
+    assert result.plan is not None
+    assert result.plan.custodian_code == "RQI"
+    assert result.plan.review_date == date(2027, 3, 1)
+    assert result.plan.approach_advice == "Speak calmly, use his first name, give him space."
+    assert result.plan.crisis_contact is not None
+    assert result.plan.crisis_contact.out_of_hours == "0800 555 0199"
+    assert result.plan.clinical.what_helps == "His sister"
+    paths = sorted(request.url.path for request in transport.requests)
+    assert paths == ["/FHIR/R4/CarePlan", "/FHIR/R4/Flag"]
+    careplan = next(r for r in transport.requests if r.url.path.endswith("CarePlan"))
+    assert careplan.url.params["category"] == "http://snomed.info/sct|736253002"
+
+
+async def test_unknown_person_is_not_known() -> None:
+    result = await record(trust([], []))
+    assert result == TrustRecord(organisation_code="RQI", known=False)
+
+
+async def test_unrecognised_level_is_unknown_not_none() -> None:
+    result = await record(trust([flag("risk-from-others", "severe")], []))
+    assert result.alerts == [
+        SafetyAlert(category=AlertCategory.risk_from_others, level=AlertLevel.unknown)
+    ]
+
+
+def _plan(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    plan = copy.deepcopy(CARE_PLAN)
+    change(plan)
+    return plan
+
+
+@pytest.mark.parametrize(
+    ("flags", "plans", "reason"),
+    [
+        (
+            [
+                flag("risk-to-self", "high")
+                | {"subject": {"identifier": {**SUBJECT["identifier"], "value": "9912003890"}}}
+            ],
+            [],
+            "invalid_nhs_number",
+        ),
+        (
+            [],
+            [_plan(lambda p: p["subject"]["identifier"].update(value="9000000025"))],
+            "wrong_subject",
+        ),
+        ([], [CARE_PLAN, CARE_PLAN], "several_active_plans"),
+        (
+            [],
+            [_plan(lambda p: p["extension"][0].update(valueString="x" * 501))],
+            "approach_advice_too_long",
+        ),
+        (
+            [],
+            [
+                _plan(
+                    lambda p: p["extension"][1].update(
+                        extension=parts(team="T", phone="0113 555 0100")
+                    )
+                )
+            ],
+            "incomplete_crisis_contact",
+        ),
+        ([flag("risk-to-pets", "high")], [], "unknown_alert_category"),
+        ([], [_plan(lambda p: p.update(period={"end": "not a date"}))], "malformed_resource"),
+    ],
+)
+async def test_records_that_cannot_be_trusted_are_bad_data(
+    flags: list[dict[str, Any]], plans: list[dict[str, Any]], reason: str
+) -> None:
+    with pytest.raises(PartnerBadResponse) as caught:
+        await record(trust(flags, plans))
+    assert caught.value.reason == reason
