@@ -17,11 +17,13 @@ from api.health.router import router as health_router
 from api.idempotency import IdempotentReplay, replay_response
 from api.incident.router import router as incident_router
 from api.log import configure_logging
+from api.lookup.router import router as lookup_router
 from api.metrics import build_metrics
 from api.middleware import RequestContextMiddleware
 from api.migration import head_revision
 from api.organisation.repository import sync_organisations
 from api.outcome.router import router as outcome_router
+from api.partners import build_partners
 from api.partnership import load_partnership
 from api.resources import Resources
 from api.settings import Environment, Settings
@@ -36,7 +38,7 @@ logger = logging.getLogger(__name__)
 # Routes anyone may call: they disclose nothing, or check credentials in the body themselves.
 PUBLIC_ROUTERS = (health_router, agreement_router, token_router)
 # Every route of these declares an `Authorizer` with its scopes; a test checks none is missed.
-PROTECTED_ROUTERS = (incident_router, assessment_router, outcome_router)
+PROTECTED_ROUTERS = (incident_router, assessment_router, outcome_router, lookup_router)
 
 
 def key_files(settings: Settings) -> tuple[Path, Path]:
@@ -51,7 +53,10 @@ def key_files(settings: Settings) -> tuple[Path, Path]:
     return settings.signing_keys_file or signing, settings.trusted_issuers or issuers
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(
+    settings: Settings, partner_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """The app. `partner_transport` replaces the network to partner systems (tests, benchmarks)."""
     metrics = build_metrics()
 
     @asynccontextmanager
@@ -72,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
             limits=httpx.Limits(max_connections=10),
         )
         database = build_database(settings)
+        partners = build_partners(partnership.partners, metrics, partner_transport)
         try:
             async with database.sessionmaker() as session, session.begin():
                 await sync_organisations(session, partnership.organisations)
@@ -85,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
                 tokens=tokens,
                 issuers=IssuerRegistry(trusted, http),
                 http=http,
+                partners=partners,
             )
             logger.info(
                 "app.started",
@@ -99,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await database.dispose()
             await http.aclose()
+            await partners.close()
             logger.info("app.stopped")
 
     docs = settings.docs_enabled

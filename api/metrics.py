@@ -10,6 +10,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -25,6 +26,10 @@ class Metrics:
     registry: CollectorRegistry
     http_requests: Counter
     http_request_duration: Histogram
+    partner_calls: Counter
+    partner_call_duration: Histogram
+    partner_breaker_state: Gauge
+    lookups: Counter
 
     def render(self) -> tuple[bytes, str]:
         if os.environ.get(MULTIPROCESS_ENV):
@@ -50,6 +55,32 @@ def build_metrics() -> Metrics:
             "Time from request received to response sent, by route template and status.",
             labels,
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        partner_calls=Counter(
+            "triage_partner_calls",
+            "Calls to partner systems, by partner and outcome (ok, timeout, status_503, breaker_open, ...).",
+            ("partner", "outcome"),
+            registry=registry,
+        ),
+        partner_call_duration=Histogram(
+            "triage_partner_call_duration_seconds",
+            "Time a partner call took, retries included.",
+            ("partner",),
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        partner_breaker_state=Gauge(
+            "triage_partner_breaker_state",
+            "Circuit breaker per partner: 0 closed, 1 half-open, 2 open.",
+            ("partner",),
+            registry=registry,
+            multiprocess_mode="max",
+        ),
+        lookups=Counter(
+            "triage_flag_lookups",
+            "Crisis flag lookups answered, by known_to_services.",
+            ("known",),
             registry=registry,
         ),
     )

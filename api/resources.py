@@ -8,6 +8,7 @@ from fastapi import Request
 from api.agreement.schemas import AgreementRead
 from api.database import Database
 from api.metrics import Metrics
+from api.partners import Partners
 from api.settings import Settings
 from auth.access_token import TokenAuthority
 from auth.issuers import IssuerRegistry
@@ -25,6 +26,7 @@ class Resources:
     tokens: TokenAuthority
     issuers: IssuerRegistry
     http: httpx.AsyncClient
+    partners: Partners
 
 
 def get_resources(request: Request) -> Resources:

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         default=Path(".triage/keys"),
         description="Where development keys are generated and kept.",
     )
-    token_lifetime_seconds: Annotated[int, Field(ge=30, le=900)] = 300
+    lookup_deadline_seconds: Annotated[float, Field(gt=0.1, le=10)] = 2.0
     log_level: str = "INFO"
     docs_enabled: bool = True
 

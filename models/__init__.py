@@ -29,6 +29,7 @@ from models.incident import (
     Location,
     TriageMode,
 )
+from models.lookup import AccessNotification, FlagLookup
 from models.nhs_number import NhsNumber, is_valid_nhs_number
 from models.organisation import Organisation, OrganisationBase, OrganisationKind
 from models.outcome import (
@@ -59,6 +60,7 @@ from models.token import IssuedToken, RevokedToken
 __all__ = [
     "APPLICATION_ROLE",
     "NAMING_CONVENTION",
+    "AccessNotification",
     "AccessRule",
     "Agreement",
     "Assessment",
@@ -77,6 +79,7 @@ __all__ = [
     "ContributorRole",
     "Conveyance",
     "DataClass",
+    "FlagLookup",
     "IdempotencyRecord",
     "Incident",
     "IncidentBinding",

@@ -32,6 +32,8 @@ class AuditAction(StrEnum):
     assessment_write = "assessment.write"
     assessment_sign = "assessment.sign"
     outcome_read = "outcome.read"
+    crisis_flag_lookup = "crisis_flag.lookup"
+    crisis_flag_refuse = "crisis_flag.refuse"
     outcome_write = "outcome.write"
 
 

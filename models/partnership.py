@@ -189,6 +189,7 @@ class Retention(_Strict):
 class LookupQuotas(_Strict):
     per_user_per_hour: int = Field(ge=1, le=100_000)
     per_organisation_per_day: int = Field(ge=1, le=10_000_000)
+    people_per_incident: int = Field(default=10, ge=1, le=1000)
 
 
 class Agreement(_Strict):

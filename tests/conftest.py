@@ -77,8 +77,18 @@ def settings(database_url: str, key_material: KeyMaterial) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, connection: AsyncConnection) -> FastAPI:
-    app = create_app(settings)
+def partner_transport() -> httpx.AsyncBaseTransport | None:
+    """Where partner calls go: nowhere by default; lookup tests fake the partners here."""
+    return None
+
+
+@pytest.fixture
+def app(
+    settings: Settings,
+    connection: AsyncConnection,
+    partner_transport: httpx.AsyncBaseTransport | None,
+) -> FastAPI:
+    app = create_app(settings, partner_transport=partner_transport)
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
         async with (

@@ -37,7 +37,7 @@ async def test_agreement_shows_parties_purposes_and_access(client: httpx.AsyncCl
     assert set(described) == {dc.value for dc in DataClass}
     assert all(described.values())
     assert agreement["retention"]["incident_days"] == 2190
-    assert agreement["lookup_quotas"]["per_user_per_hour"] == 30
+    assert agreement["lookup_quotas"]["per_user_per_hour"] == 60
     assert {basis["code"] for basis in agreement["legal_basis"]} >= {
         "uk-gdpr-6-1-e",
         "uk-gdpr-9-2-h",

@@ -191,6 +191,8 @@ async def test_rls_is_forced_on_every_incident_table(connection: AsyncConnection
         "assessment_revision",
         "assessment_signature",
         "incident_outcome",
+        "flag_lookup",
+        "access_notification",
     }
 
 

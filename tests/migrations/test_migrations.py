@@ -23,6 +23,8 @@ EXPECTED_TABLES = {
     "revoked_token",
     "audit_event",
     "break_glass_review",
+    "flag_lookup",
+    "access_notification",
 }
 
 

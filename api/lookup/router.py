@@ -1,0 +1,64 @@
+"""`POST /v1/incidents/{incident_id}/flag-lookups`: what NHS partners know, for this role, now."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.audit.repository import audit_event, record_refusal
+from api.dependencies import ResourcesDep, SessionDep
+from api.errors import problem_responses
+from api.incident.service import IncidentClosed, IncidentNotFound
+from api.lookup import service
+from api.security import Authorizer, Forbidden, Unauthenticated
+from auth.principal import Principal
+from models import AuditAction, AuditOutcome, Scope
+from models.lookup import LookupRequest, OfficerFlag, PractitionerFlag
+
+router = APIRouter(prefix="/v1/incidents/{incident_id}/flag-lookups", tags=["crisis flags"])
+
+CanLookUp = Annotated[Principal, Depends(Authorizer(Scope.crisis_flag_lookup))]
+
+
+@router.post(
+    "",
+    response_model=OfficerFlag | PractitionerFlag,
+    responses=problem_responses(
+        Unauthenticated, Forbidden, IncidentNotFound, IncidentClosed, service.LookupQuotaExceeded
+    ),
+)
+async def lookup_crisis_flag(
+    incident_id: uuid.UUID,
+    payload: LookupRequest,
+    principal: CanLookUp,
+    session: SessionDep,
+    resources: ResourcesDep,
+) -> OfficerFlag | PractitionerFlag:
+    """Ask every partner at once, within the deadline; the answer is shaped by the caller's role."""
+    try:
+        return await service.lookup(
+            session,
+            resources.partnership,
+            resources.partners,
+            principal,
+            incident_id,
+            payload,
+            resources.settings.lookup_deadline_seconds,
+        )
+    except service.LookupQuotaExceeded as exc:
+        await record_refusal(
+            resources.database.sessionmaker,
+            audit_event(
+                AuditAction.crisis_flag_refuse,
+                AuditOutcome.denied,
+                reason="quota",
+                actor_user_id=principal.user_id,
+                actor_role=principal.role.value,
+                actor_organisation_code=principal.organisation_code,
+                purpose=principal.purpose,
+                incident_id=incident_id,
+                token_jti=principal.token_jti,
+                route="/v1/incidents/{incident_id}/flag-lookups",
+            ),
+        )
+        raise exc from None

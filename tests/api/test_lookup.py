@@ -1,0 +1,392 @@
+"""The crisis flag lookup, end to end: real tokens, real database, partners faked at the transport."""
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.settings import DEMO_PARTNERSHIP_FILE, Settings
+from tests.conftest import Exchanger, bearer
+from tests.factories import incident_payload
+from tests.partners import PARTNER_CONFIG, FakePartners
+
+OFFICER_KEYS = {
+    "lookup_id",
+    "person",
+    "known_to_services",
+    "crisis_plan",
+    "safety_alerts",
+    "approach_advice",
+    "crisis_contact",
+    "custodian",
+    "last_reviewed",
+    "review_due",
+    "stale",
+    "sources",
+}
+CLINICAL_WORDS = (
+    "Anniversary",
+    "Informal patient",
+    "triggers",
+    "mha_status",
+    "clinical",
+    "documents",
+    "url",
+)
+
+
+@pytest.fixture
+def partners() -> FakePartners:
+    return FakePartners()
+
+
+@pytest.fixture
+def partner_transport(partners: FakePartners) -> httpx.AsyncBaseTransport:
+    return partners.transport()
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    document = yaml.safe_load(DEMO_PARTNERSHIP_FILE.read_text())
+    document["partners"] = PARTNER_CONFIG
+    document["agreement"]["lookup_quotas"] = {
+        "per_user_per_hour": 6,
+        "per_organisation_per_day": 1000,
+        "people_per_incident": 3,
+    }
+    path = tmp_path / "partnership.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return settings.model_copy(update={"partnership_file": path, "lookup_deadline_seconds": 0.8})
+
+
+async def scene(exchanger: Exchanger, trust: str = "RQI") -> uuid.UUID:
+    opener = await exchanger.token("officer", "NSP", "street-triage")
+    response = await exchanger.client.post(
+        "/v1/incidents", json=incident_payload(partner_trust_code=trust), headers=bearer(opener)
+    )
+    assert response.status_code == 201
+    return uuid.UUID(response.json()["id"])
+
+
+async def look_up(
+    exchanger: Exchanger,
+    incident_id: uuid.UUID,
+    body: dict[str, Any],
+    role: str = "officer",
+    org: str = "NSP",
+    **form: Any,
+) -> httpx.Response:
+    purpose = form.pop("purpose", "street-triage")
+    token = await exchanger.token(role, org, purpose, incident_id=incident_id, **form)
+    return await exchanger.client.post(
+        f"/v1/incidents/{incident_id}/flag-lookups", json=body, headers=bearer(token)
+    )
+
+
+def statuses(answer: dict[str, Any]) -> dict[str, str]:
+    return {source["name"]: source["status"] for source in answer["sources"]}
+
+
+async def test_officer_is_told_what_helps_and_nothing_clinical(
+    exchanger: Exchanger, connection: AsyncConnection, partners: FakePartners
+) -> None:
+    incident_id = await scene(exchanger)
+    response = await look_up(exchanger, incident_id, {"nhs_number": "9000000009"})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert set(answer) == OFFICER_KEYS
+    assert not any(word in response.text for word in CLINICAL_WORDS)
+    assert answer["person"] == {
+        "identification": "verified",
+        "demographics_restricted": False,
+        "nhs_number": "9000000009",
+    }
+    assert answer["known_to_services"] == "yes"
+    assert answer["crisis_plan"] == "present"
+    assert answer["safety_alerts"] == {
+        "risk_to_self": "high",
+        "risk_to_others": "low",
+        "risk_from_others": "none",
+    }
+    assert answer["approach_advice"] == "Speak calmly; he responds to his first name, Alan."
+    assert answer["crisis_contact"] == {
+        "team": "Crisis resolution team",
+        "phone": "0113 555 0100",
+        "hours": "24 hours",
+        "out_of_hours": "0800 555 0199",
+    }
+    assert answer["custodian"] == {
+        "organisation_code": "RQI",
+        "name": "Northshire Mental Health NHS Foundation Trust",
+    }
+    assert (answer["review_due"], answer["stale"]) == ("2027-03-01", False)
+    assert statuses(answer) == {
+        "pds": "found",
+        "nrl": "found",
+        "trust-rqi": "found",
+        "trust-y05868": "not_found",
+    }
+    # The NHS number travelled to NRL in a body, and to no partner in our logs.
+    nrl = next(r for r in partners.requests if r.url.host == "nrl.test")
+    assert "9000000009" not in str(nrl.url)
+
+    await connection.execute(text("RESET ROLE"))
+    event = (
+        await connection.execute(
+            text(
+                "SELECT details FROM audit_event WHERE action = 'crisis_flag.lookup' AND incident_id = :id"
+            ),
+            {"id": incident_id},
+        )
+    ).scalar_one()
+    assert event["data_classes"] == [
+        "crisis_flag",
+        "crisis_plan_exists",
+        "safety_alerts",
+        "crisis_contact",
+        "approach_advice",
+    ]
+    assert event["sources"]["trust-rqi"] == "found"
+    notified = (
+        await connection.execute(
+            text(
+                "SELECT organisation_code, actor_role, cad_reference, break_glass FROM access_notification WHERE incident_id = :id"
+            ),
+            {"id": incident_id},
+        )
+    ).all()
+    assert [tuple(row) for row in notified] == [("RQI", "officer", "LP-20261121-0412", False)]
+
+
+async def test_practitioner_sees_own_trusts_plan_content(exchanger: Exchanger) -> None:
+    incident_id = await scene(exchanger, trust="RQI")
+    answer = (
+        await look_up(
+            exchanger, incident_id, {"nhs_number": "9000000009"}, "mh_practitioner", "RQI"
+        )
+    ).json()
+    assert answer["clinical"]["triggers"] == "Anniversary of his brother's death"
+    assert [document["custodian_code"] for document in answer["documents"]] == ["RQI"]
+
+
+async def test_another_trusts_practitioner_needs_break_glass(
+    exchanger: Exchanger, connection: AsyncConnection
+) -> None:
+    incident_id = await scene(exchanger, trust="Y05868")
+    plain = (
+        await look_up(
+            exchanger, incident_id, {"nhs_number": "9000000009"}, "mh_practitioner", "Y05868"
+        )
+    ).json()
+    assert plain["clinical"] is None
+    assert plain["documents"] == []
+    assert plain["approach_advice"] is not None  # what police may see, the practitioner may too
+
+    glass = await look_up(
+        exchanger,
+        incident_id,
+        {"nhs_number": "9000000009"},
+        "mh_practitioner",
+        "Y05868",
+        purpose="break-glass",
+        justification="Person on the railway bridge; plan held by Northshire trust",
+    )
+    assert glass.status_code == 200, glass.text
+    assert glass.json()["clinical"]["mha_status"] == "Informal patient"
+    await connection.execute(text("RESET ROLE"))
+    flagged = (
+        (
+            await connection.execute(
+                text(
+                    "SELECT break_glass FROM access_notification WHERE incident_id = :id ORDER BY created_at"
+                ),
+                {"id": incident_id},
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert flagged == [False, True]
+
+
+async def test_restricted_person_is_marked_and_never_located(exchanger: Exchanger) -> None:
+    incident_id = await scene(exchanger)
+    response = await look_up(exchanger, incident_id, {"nhs_number": "9000000025"})
+    answer = response.json()
+    assert answer["person"]["demographics_restricted"] is True
+    assert answer["safety_alerts"]["risk_from_others"] == "high"
+    assert answer["stale"] is True  # review date 2026-06-01 has passed
+    for word in ("address", "postalCode", "telecom", "line"):
+        assert word not in response.text
+
+
+async def test_known_to_no_one_is_no(exchanger: Exchanger) -> None:
+    incident_id = await scene(exchanger)
+    answer = (await look_up(exchanger, incident_id, {"nhs_number": "9000000033"})).json()
+    assert (answer["known_to_services"], answer["crisis_plan"]) == ("no", "absent")
+    assert answer["safety_alerts"] == {
+        "risk_to_self": "none",
+        "risk_to_others": "none",
+        "risk_from_others": "none",
+    }
+    assert statuses(answer) == {
+        "pds": "found",
+        "nrl": "not_found",
+        "trust-rqi": "not_found",
+        "trust-y05868": "not_found",
+    }
+
+
+async def test_not_found_in_pds(exchanger: Exchanger) -> None:
+    incident_id = await scene(exchanger)
+    answer = (await look_up(exchanger, incident_id, {"nhs_number": "9111231130"})).json()
+    assert answer["person"]["identification"] == "not_found"
+    assert statuses(answer)["pds"] == "not_found"
+
+
+@pytest.mark.parametrize("fault", ["down", "hanging", "dripping"])
+async def test_one_partner_failing_makes_the_answer_unknown_not_no_within_the_deadline(
+    exchanger: Exchanger, partners: FakePartners, fault: str
+) -> None:
+    incident_id = await scene(exchanger)
+    getattr(partners, fault).add("trust-rqi")
+    started = time.monotonic()
+    answer = (await look_up(exchanger, incident_id, {"nhs_number": "9000000033"})).json()
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.5  # token exchange included; the lookup itself holds 0.8 s
+    assert answer["known_to_services"] == "unknown"
+    assert answer["crisis_plan"] == "unknown"
+    assert answer["safety_alerts"]["risk_to_self"] == "unknown"
+    assert statuses(answer)["trust-rqi"] == "unavailable"
+
+
+async def test_all_partners_down_still_answers(
+    exchanger: Exchanger, partners: FakePartners
+) -> None:
+    incident_id = await scene(exchanger)
+    partners.down.update({"pds", "nrl", "trust-rqi", "trust-y05868"})
+    response = await look_up(exchanger, incident_id, {"nhs_number": "9000000009"})
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["person"]["identification"] == "unverified"
+    assert answer["known_to_services"] == "unknown"
+    assert set(statuses(answer).values()) == {"unavailable"}
+
+
+@pytest.mark.parametrize("fault", ["garbage", "oversized"])
+async def test_bad_partner_payloads_are_errors_not_500s(
+    exchanger: Exchanger, partners: FakePartners, fault: str
+) -> None:
+    incident_id = await scene(exchanger)
+    getattr(partners, fault).add("nrl")
+    response = await look_up(exchanger, incident_id, {"nhs_number": "9000000033"})
+    assert response.status_code == 200
+    answer = response.json()
+    assert statuses(answer)["nrl"] == "error"
+    assert answer["known_to_services"] == "unknown"
+
+
+async def test_demographics_unique_and_ambiguous(
+    exchanger: Exchanger, connection: AsyncConnection
+) -> None:
+    incident_id = await scene(exchanger)
+    unique = await look_up(
+        exchanger,
+        incident_id,
+        {
+            "demographics": {
+                "family": "Smith",
+                "given": "Jane",
+                "birth_date": "2010-10-22",
+                "postcode": "LS1 6AE",
+            }
+        },
+    )
+    assert unique.json()["person"]["nhs_number"] == "9000000009"
+    assert unique.json()["known_to_services"] == "yes"
+    ambiguous = await look_up(
+        exchanger,
+        incident_id,
+        {"demographics": {"family": "Jones", "given": "Ann", "birth_date": "1980-01-01"}},
+    )
+    answer = ambiguous.json()
+    assert answer["person"] == {
+        "identification": "ambiguous",
+        "demographics_restricted": False,
+        "nhs_number": None,
+    }
+    assert answer["known_to_services"] == "unknown"
+    assert answer["custodian"] is None
+    assert [source["name"] for source in answer["sources"]] == ["pds"]  # no one else was asked
+
+
+async def test_invalid_nhs_number_is_422_and_no_partner_is_called(
+    exchanger: Exchanger, partners: FakePartners
+) -> None:
+    incident_id = await scene(exchanger)
+    response = await look_up(exchanger, incident_id, {"nhs_number": "9000000008"})
+    assert response.status_code == 422
+    assert "9000000008" not in response.text
+    assert partners.requests == []
+
+
+async def test_quotas_give_429_and_are_audited(
+    exchanger: Exchanger, connection: AsyncConnection
+) -> None:
+    incident_id = await scene(exchanger)
+    for number in ("9000000009", "9000000025", "9000000033"):
+        assert (await look_up(exchanger, incident_id, {"nhs_number": number})).status_code == 200
+    fourth_person = await look_up(exchanger, incident_id, {"nhs_number": "9111231130"})
+    assert fourth_person.status_code == 429
+    assert fourth_person.json()["type"].endswith("/lookup-quota-exceeded")
+    # The same people again are fine until the hourly limit (6).
+    for _ in range(3):
+        assert (
+            await look_up(exchanger, incident_id, {"nhs_number": "9000000009"})
+        ).status_code == 200
+    hourly = await look_up(exchanger, incident_id, {"nhs_number": "9000000009"})
+    assert hourly.status_code == 429
+    assert hourly.headers["retry-after"] == "3600"
+    await connection.execute(text("RESET ROLE"))
+    refused = await connection.scalar(
+        text(
+            "SELECT count(*) FROM audit_event WHERE action = 'crisis_flag.refuse' AND request_id = :r"
+        ),
+        {"r": hourly.headers["x-request-id"]},
+    )
+    assert refused == 1
+
+
+async def test_only_bound_street_triage_or_break_glass_tokens_may_look_up(
+    exchanger: Exchanger,
+) -> None:
+    incident_id = await scene(exchanger)
+    url = f"/v1/incidents/{incident_id}/flag-lookups"
+    for role, org, purpose in (
+        ("officer", "NSP", "street-triage"),
+        ("supervisor", "NSP", "supervision"),
+    ):
+        token = await exchanger.token(role, org, purpose)
+        response = await exchanger.client.post(
+            url, json={"nhs_number": "9000000009"}, headers=bearer(token)
+        )
+        assert response.status_code == 403
+
+
+async def test_partner_metrics_are_exported(
+    exchanger: Exchanger, client: httpx.AsyncClient, partners: FakePartners
+) -> None:
+    incident_id = await scene(exchanger)
+    partners.down.add("trust-y05868")
+    await look_up(exchanger, incident_id, {"nhs_number": "9000000009"})
+    metrics = (await client.get("/metrics")).text
+    assert 'triage_partner_calls_total{outcome="ok",partner="pds"}' in metrics
+    assert 'triage_partner_calls_total{outcome="status_503",partner="trust-y05868"}' in metrics
+    assert 'triage_partner_breaker_state{partner="nrl"} 0.0' in metrics
+    assert "triage_partner_call_duration_seconds_bucket" in metrics
