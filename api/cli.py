@@ -84,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--issuer", required=True, help="the identity provider's issuer")
     user.add_argument("--sub", required=True, help="the user's subject at that provider")
     user.set_defaults(handler=_user)
+
+    sim = commands.add_parser(
+        "partner-sim", help="serve simulated NHS partners (PDS, NRL, trusts) for demos and tests"
+    )
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8900)
+    sim.add_argument("--faults", type=Path, help="YAML or JSON file of faults per partner")
+    sim.set_defaults(handler=_partner_sim)
     return parser
 
 
@@ -251,6 +259,17 @@ def _user(args: argparse.Namespace) -> int:
     if not asyncio.run(change()):
         raise ConfigurationError("no such user has signed in")
     print(f"user {args.action}d")
+    return 0
+
+
+def _partner_sim(args: argparse.Namespace) -> int:
+    # A tool, not the product: imported only here.
+    from sim import FaultConfigError, serve  # noqa: PLC0415
+
+    try:
+        serve(args.host, args.port, args.faults)
+    except FaultConfigError as exc:
+        raise ConfigurationError(str(exc)) from None
     return 0
 
 

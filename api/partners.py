@@ -12,6 +12,7 @@ from clients.fhir_trust import FhirTrustClient
 from clients.http import PartnerHttp
 from clients.nrl import NrlClient
 from clients.pds import PdsClient
+from clients.rate import RateLimiter
 from models.partner import Partner, PartnerKind
 
 BREAKER_GAUGE = {BreakerState.closed: 0, BreakerState.half_open: 1, BreakerState.open: 2}
@@ -72,6 +73,7 @@ def build_partners(
             auth=auth,
             observer=observe,
             correlation_id=request_id_var.get,
+            rate_limiter=RateLimiter(partner.rate_limit_per_second),
         )
         if partner.kind == PartnerKind.pds:
             built.pds = PdsClient(http)

@@ -19,6 +19,7 @@ import httpx
 from clients.auth import ClientAssertionAuth
 from clients.breaker import BreakerState, CircuitBreaker
 from clients.errors import PartnerBadResponse, PartnerError, PartnerUnavailable
+from clients.rate import RateLimiter
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 JSON_TYPES = ("application/fhir+json", "application/json")
@@ -53,6 +54,7 @@ class PartnerHttp:
         breaker: CircuitBreaker | None = None,
         observer: CallObserver | None = None,
         correlation_id: Callable[[], str | None] = lambda: None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.name = name
         self._http = http
@@ -63,6 +65,7 @@ class PartnerHttp:
         self.breaker = breaker or CircuitBreaker()
         self._observer = observer
         self._correlation_id = correlation_id
+        self._rate_limiter = rate_limiter
 
     async def get(
         self, path: str, *, params: Mapping[str, str] | None = None, deadline: float
@@ -133,6 +136,11 @@ class PartnerHttp:
     async def _once(
         self, method: str, path: str, params: Mapping[str, str] | None, body: Any, deadline: float
     ) -> PartnerResponse:
+        if self._rate_limiter is not None and not await self._rate_limiter.acquire(
+            deadline=deadline
+        ):
+            # Over the partner's rate, we wait our turn; past the deadline, we do not ask at all.
+            raise PartnerUnavailable(self.name, "rate_limited_locally")
         budget = min(self._timeout, deadline - time.monotonic())
         if budget <= 0:
             raise PartnerUnavailable(self.name, "deadline")

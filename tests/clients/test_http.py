@@ -11,6 +11,7 @@ import pytest
 from clients.breaker import BreakerState, CircuitBreaker
 from clients.errors import PartnerBadResponse, PartnerUnavailable
 from clients.http import PartnerHttp
+from clients.rate import RateLimiter
 from tests.partners import fhir, partner_http
 
 OK_BODY = {"resourceType": "Bundle", "type": "searchset", "total": 0}
@@ -250,3 +251,16 @@ async def test_correlation_id_is_sent() -> None:
         )
         await http.get("Patient", deadline=soon())
     assert script.requests[0].headers["x-correlation-id"] == "req-42"
+
+
+async def test_partner_rate_is_respected_and_never_waits_past_the_deadline() -> None:
+    script = Script(fhir(200, OK_BODY))
+    async with script.client() as client:
+        http = partner_http(client, rate_limiter=RateLimiter(5.0))
+        started = time.monotonic()
+        for _ in range(7):  # a burst of 5, then one every 200 ms
+            await http.get("Patient", deadline=soon())
+        assert time.monotonic() - started >= 0.35
+        with pytest.raises(PartnerUnavailable, match="rate_limited_locally"):
+            await http.get("Patient", deadline=soon(0.05))
+    assert len(script.requests) == 7
