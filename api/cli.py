@@ -5,8 +5,10 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -177,12 +179,44 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     os.environ["TRIAGE_ENVIRONMENT"] = Environment.development.value
+    simulator = _start_partner_simulator()
     print(
         f"Street triage demo: http://{args.host}:{args.port}/docs "
-        f"(readiness at /readyz). Ctrl-C stops it; data is kept.",
+        f"(readiness at /readyz); simulated NHS partners on {SIMULATOR_URL}. "
+        "Ctrl-C stops it; data is kept.",
         file=sys.stderr,
     )
-    return _serve(args)
+    try:
+        return _serve(args)
+    finally:
+        if simulator is not None:
+            simulator.terminate()
+            simulator.wait(timeout=10)
+
+
+SIMULATOR_URL = "http://127.0.0.1:8900"
+
+
+def _start_partner_simulator() -> subprocess.Popen[bytes] | None:
+    """The demo partnership's partners live here; reuse a simulator already running."""
+    import httpx  # noqa: PLC0415
+
+    def answering() -> bool:
+        try:
+            return httpx.get(f"{SIMULATOR_URL}/_sim/health", timeout=0.5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    if answering():
+        return None
+    process = subprocess.Popen([sys.executable, "-m", "api.cli", "partner-sim", "--port", "8900"])
+    deadline = time.monotonic() + 20
+    while not answering():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise ConfigurationError("the partner simulator did not start on 127.0.0.1:8900")
+        time.sleep(0.2)
+    return process
 
 
 def _migrate(args: argparse.Namespace) -> int:

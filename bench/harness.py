@@ -54,7 +54,12 @@ class Bench:
 
 
 @asynccontextmanager
-async def running(*routers: APIRouter, pool_size: int = 10) -> AsyncIterator[Bench]:
+async def running(
+    *routers: APIRouter,
+    pool_size: int = 10,
+    settings_overrides: dict[str, Any] | None = None,
+    partner_transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[Bench]:
     """The app on TRIAGE_DATABASE_URL, or on a throwaway embedded PostgreSQL."""
     configured = os.environ.get("TRIAGE_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="triage-bench-") as directory:
@@ -73,8 +78,8 @@ async def running(*routers: APIRouter, pool_size: int = 10) -> AsyncIterator[Ben
             keys_dir=Path(directory) / "keys",
             log_level="WARNING",
             db_pool_size=pool_size,
-        )
-        app = create_app(settings)
+        ).model_copy(update=settings_overrides or {})
+        app = create_app(settings, partner_transport=partner_transport)
         for router in routers:
             app.include_router(router)
         async with (

@@ -24,6 +24,7 @@ from models import (
     AuditAction,
     AuditOutcome,
     FlagLookup,
+    IncidentStatus,
     Partnership,
     Role,
     Scope,
@@ -44,6 +45,7 @@ from models.lookup import (
 from models.partner import NrlResult, PdsTraceOutcome, PdsVerification, TrustRecord
 
 T = TypeVar("T")
+WRITE_RESERVE_SECONDS = 0.25
 
 
 class LookupQuotaExceeded(ServiceError):
@@ -104,9 +106,15 @@ async def lookup(
     request: LookupRequest,
     deadline_seconds: float,
 ) -> OfficerFlag | PractitionerFlag:
-    incident = await incidents.writable_incident(session, principal, incident_id)
+    # Read, not locked: lookups on one incident must not queue behind each other.
+    started = time.monotonic()
+    incident = await incidents.read_incident(session, principal, incident_id)
+    if incident.status != IncidentStatus.open:
+        raise incidents.IncidentClosed("The incident is closed; no more lookups.")
     await check_quotas(session, partnership, principal, incident_id)
-    deadline = time.monotonic() + deadline_seconds
+    # The partners get the deadline less a reserve for recording the answer, so the officer's
+    # answer, not just the partners', arrives within it.
+    deadline = started + deadline_seconds - min(WRITE_RESERVE_SECONDS, deadline_seconds / 5)
     reports: list[SourceReport] = []
     person = Person(
         identification=Identification.unverified,

@@ -1,0 +1,206 @@
+"""Crisis flag lookups against simulated partners over real HTTP, at 1, 8 and 32 concurrent.
+
+Three partners (PDS, NRL, one trust) run in the partner simulator, a separate process, each
+answering in 20 ms. The API runs in-process on a real PostgreSQL. Each lookup is the real route:
+token check, fan-out, merge, audit event, notification, lookup record. Figures per concurrency:
+lookups/s, p50, p99, and p50 as a multiple of the partner latency (the floor no design beats).
+Then one partner is black-holed (it never answers): the deadline must hold and its breaker open.
+Run once per httpx transport to choose by measurement:
+
+    python bench/lookup.py --transport default
+    python bench/lookup.py --transport aiohttp      # needs: pip install httpx-aiohttp
+"""
+
+import argparse
+import asyncio
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from api.settings import DEMO_PARTNERSHIP_FILE
+from bench.harness import running, summary, timed_concurrently
+from tests.factories import incident_payload
+
+PARTNER_LATENCY_MS = 20
+DEADLINE_SECONDS = 2.0
+PEOPLE = ["9000000009", "9000000025", "9000000033"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def partnership(directory: Path, port: int) -> Path:
+    document = yaml.safe_load(DEMO_PARTNERSHIP_FILE.read_text())
+    base = f"http://127.0.0.1:{port}"
+    document["partners"] = [
+        {
+            "name": "pds",
+            "kind": "pds",
+            "base_url": f"{base}/pds/FHIR/R4/",
+            "rate_limit_per_second": 1000,
+        },
+        {
+            "name": "nrl",
+            "kind": "nrl",
+            "base_url": f"{base}/nrl/FHIR/R4/",
+            "rate_limit_per_second": 1000,
+        },
+        {
+            "name": "trust-rqi",
+            "kind": "fhir_trust",
+            "organisation_code": "RQI",
+            "base_url": f"{base}/trust/RQI/FHIR/R4/",
+            "rate_limit_per_second": 1000,
+            "max_concurrency": 64,
+        },
+    ]
+    document["agreement"]["lookup_quotas"] = {
+        "per_user_per_hour": 100_000,
+        "per_organisation_per_day": 10_000_000,
+        "people_per_incident": 1000,
+    }
+    path = directory / "partnership.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def start_simulator(directory: Path, port: int) -> subprocess.Popen[bytes]:
+    faults = directory / "faults.yaml"
+    latency = {"latency_ms": PARTNER_LATENCY_MS}
+    faults.write_text(yaml.safe_dump({"pds": latency, "nrl": latency, "trust-RQI": latency}))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "partner-sim",
+            "--port",
+            str(port),
+            "--faults",
+            str(faults),
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_sim/health", timeout=0.5).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the partner simulator did not start")
+
+
+def make_transport(kind: str) -> httpx.AsyncBaseTransport | None:
+    if kind == "default":
+        return None  # each partner's client gets httpx's own pool, sized from the partnership
+    from httpx_aiohttp import AiohttpTransport
+
+    return AiohttpTransport()
+
+
+async def run(transport_kind: str, per_worker: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="triage-bench-lookup-") as directory:
+        port = free_port()
+        simulator = start_simulator(Path(directory), port)
+        try:
+            await measure(Path(directory), port, transport_kind, per_worker)
+        finally:
+            simulator.terminate()
+            simulator.wait(timeout=10)
+
+
+async def measure(directory: Path, port: int, transport_kind: str, per_worker: int) -> None:
+    overrides: dict[str, Any] = {
+        "partnership_file": partnership(directory, port),
+        "lookup_deadline_seconds": DEADLINE_SECONDS,
+    }
+    async with running(
+        pool_size=40, settings_overrides=overrides, partner_transport=make_transport(transport_kind)
+    ) as bench:
+        opener = await bench.token("officer", "NSP", "street-triage")
+        created = await bench.client.post(
+            "/v1/incidents", json=incident_payload(), headers={"authorization": f"Bearer {opener}"}
+        )
+        incident_id = created.json()["id"]
+        token = await bench.token("officer", "NSP", "street-triage", incident_id=incident_id)
+        url = f"/v1/incidents/{incident_id}/flag-lookups"
+        headers = {"authorization": f"Bearer {token}"}
+
+        def worker(index: int) -> Any:
+            async def one() -> None:
+                person = PEOPLE[index % len(PEOPLE)]
+                response = await bench.client.post(
+                    url, json={"nhs_number": person}, headers=headers
+                )
+                assert response.status_code == 200, response.text
+
+            return one
+
+        print(
+            f"lookup benchmark: transport={transport_kind}, {len(PEOPLE)} partners at {PARTNER_LATENCY_MS} ms, "
+            f"deadline {DEADLINE_SECONDS} s, {per_worker} lookups per worker"
+        )
+        await timed_concurrently([worker(i) for i in range(8)], 10)  # warm up connections
+        for concurrency in (1, 8, 32):
+            samples, wall = await timed_concurrently(
+                [worker(i) for i in range(concurrency)], per_worker
+            )
+            ordered = sorted(samples)
+            p50 = ordered[len(ordered) // 2] * 1000
+            print(
+                f"  {concurrency:2d} concurrent: {len(samples) / wall:6.0f} lookups/s  {summary(samples)}"
+                f"  p50/partner = {p50 / PARTNER_LATENCY_MS:4.1f}x"
+            )
+
+        # Black-hole the trust: it never answers. The deadline holds; after five failures its
+        # breaker opens and later lookups stop waiting for it.
+        async with httpx.AsyncClient() as admin:
+            await admin.put(f"http://127.0.0.1:{port}/_sim/faults/trust-RQI", json={"hang": True})
+        samples, wall = await timed_concurrently(
+            [worker(i) for i in range(8)], max(3, per_worker // 4)
+        )
+        metrics = (await bench.client.get("/metrics")).text
+        breaker = next(
+            (
+                line
+                for line in metrics.splitlines()
+                if line.startswith('triage_partner_breaker_state{partner="trust-rqi"}')
+            ),
+            "",
+        )
+        ordered = sorted(samples)
+        print(
+            f"  trust black-holed, 8 concurrent: {len(samples) / wall:6.0f} lookups/s  {summary(samples)}"
+            f"  max {ordered[-1] * 1000:.0f} ms (deadline {DEADLINE_SECONDS * 1000:.0f} ms); breaker gauge: {breaker.split()[-1] if breaker else '?'} (2 = open)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--transport", choices=("default", "aiohttp"), default="default")
+    parser.add_argument(
+        "--lookups", type=int, default=40, help="lookups per worker at each concurrency"
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.transport, args.lookups))
+
+
+if __name__ == "__main__":
+    main()
