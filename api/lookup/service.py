@@ -146,13 +146,7 @@ async def lookup(
     else:
         person_id = None
 
-    known = (
-        merge.known_to_services(answers)
-        if person.identification not in (Identification.not_found, Identification.ambiguous)
-        else Known.no
-    )
-    if person.identification == Identification.ambiguous:
-        known = Known.unknown
+    known = _known(person, nhs_number, answers)
     answer = _project(partnership, principal, person, answers, reports, known)
 
     lookup_row = FlagLookup(
@@ -337,6 +331,16 @@ def _verified_person(verification: PdsVerification, nhs_number: str) -> Person:
     )
 
 
+def _known(person: Person, nhs_number: str | None, answers: merge.Answers) -> Known:
+    """PDS has no such person: no one knows them. Not identified (ambiguous, or PDS could not be
+    asked for a trace): no one could be asked, so unknown. Otherwise, what the sources said."""
+    if person.identification == Identification.not_found:
+        return Known.no
+    if nhs_number is None:
+        return Known.unknown
+    return merge.known_to_services(answers)
+
+
 def _custodians(answers: merge.Answers) -> set[str]:
     codes = {record.organisation_code for record in answers.trusts if record.known}
     if answers.nrl is not None:
@@ -352,7 +356,10 @@ def _project(
     reports: list[SourceReport],
     known: Known,
 ) -> OfficerFlag | PractitionerFlag:
-    identified = person.identification in (Identification.verified, Identification.unverified)
+    identified = person.nhs_number is not None and person.identification in (
+        Identification.verified,
+        Identification.unverified,
+    )
     plan = merge.current_plan(answers) if identified else None
     names = {org.code: org.name for org in partnership.organisations}
     common: dict[str, Any] = {

@@ -390,3 +390,21 @@ async def test_partner_metrics_are_exported(
     assert 'triage_partner_calls_total{outcome="status_503",partner="trust-y05868"}' in metrics
     assert 'triage_partner_breaker_state{partner="nrl"} 0.0' in metrics
     assert "triage_partner_call_duration_seconds_bucket" in metrics
+
+
+async def test_trace_with_pds_down_is_unknown_not_no(
+    exchanger: Exchanger, partners: FakePartners
+) -> None:
+    incident_id = await scene(exchanger)
+    partners.down.add("pds")
+    answer = (
+        await look_up(
+            exchanger,
+            incident_id,
+            {"demographics": {"family": "Smith", "given": "Jane", "birth_date": "2010-10-22"}},
+        )
+    ).json()
+    assert answer["person"]["identification"] == "unverified"
+    assert answer["known_to_services"] == "unknown"
+    assert answer["crisis_plan"] == "unknown"
+    assert statuses(answer) == {"pds": "unavailable"}
