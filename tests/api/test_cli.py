@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -106,7 +107,18 @@ def demo_database_url(cwd: Path) -> str:
     return url
 
 
-async def test_demo_comes_up_ready_and_keeps_data_across_restarts(tmp_path: Path) -> None:
+@pytest.fixture
+def demo_dir() -> Iterator[Path]:
+    """A folder of our own: the embedded server runs as its own system user and needs to reach
+    it, and pytest's shared temporary tree is 0700 and cleaned by other pytest runs."""
+    with tempfile.TemporaryDirectory(
+        prefix="triage-demo-", ignore_cleanup_errors=True
+    ) as directory:
+        yield Path(directory)
+
+
+async def test_demo_comes_up_ready_and_keeps_data_across_restarts(demo_dir: Path) -> None:
+    tmp_path = demo_dir
     pgdata = tmp_path / ".triage" / "pgdata"
     with running_demo(tmp_path) as base_url:
         async with httpx.AsyncClient(base_url=base_url) as http:
