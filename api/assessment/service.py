@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.assessment import repository
-from api.audit.repository import record
+from api.audit.repository import principal_event, record
 from api.errors import ServiceError
 from api.incident import repository as incident_repository
 from api.incident import service as incidents
-from api.incident.service import InvalidIncidentRequest, principal_event
+from api.incident.service import InvalidIncidentRequest
 from auth.principal import Principal
 from models import (
     Assessment,

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.log import request_id_var
+from auth.principal import Principal
 from models import AuditAction, AuditEvent, AuditOutcome
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,32 @@ def audit_event(
         route=route,
         request_id=request_id_var.get(),
         details=details or {},
+    )
+
+
+def principal_event(
+    action: AuditAction,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    details: dict[str, Any] | None = None,
+    *,
+    outcome: AuditOutcome = AuditOutcome.success,
+    reason: str | None = None,
+    route: str | None = None,
+) -> AuditEvent:
+    """An event by an authenticated principal about one incident."""
+    return audit_event(
+        action,
+        outcome,
+        reason=reason,
+        actor_user_id=principal.user_id,
+        actor_role=principal.role.value,
+        actor_organisation_code=principal.organisation_code,
+        purpose=principal.purpose,
+        incident_id=incident_id,
+        token_jti=principal.token_jti,
+        route=route,
+        details=details,
     )
 
 

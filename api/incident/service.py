@@ -8,15 +8,13 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.audit.repository import audit_event, record
+from api.audit.repository import principal_event, record
 from api.errors import ServiceError
 from api.incident import repository
 from api.token.repository import revoke_incident_tokens
 from auth.principal import Principal
 from models import (
     AuditAction,
-    AuditEvent,
-    AuditOutcome,
     Incident,
     IncidentCreate,
     IncidentOutcome,
@@ -226,23 +224,3 @@ async def close_incident(
         ),
     )
     return incident
-
-
-def principal_event(
-    action: AuditAction,
-    principal: Principal,
-    incident_id: uuid.UUID,
-    details: dict[str, object] | None = None,
-) -> AuditEvent:
-    """A successful write by the principal, about one incident."""
-    return audit_event(
-        action,
-        AuditOutcome.success,
-        actor_user_id=principal.user_id,
-        actor_role=principal.role.value,
-        actor_organisation_code=principal.organisation_code,
-        purpose=principal.purpose,
-        incident_id=incident_id,
-        token_jti=principal.token_jti,
-        details=details,
-    )

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.audit.repository import audit_event, record_refusal
+from api.audit.repository import principal_event, record_refusal
 from api.dependencies import ResourcesDep, SessionDep
 from api.errors import problem_responses
 from api.incident.service import IncidentClosed, IncidentNotFound
@@ -48,16 +48,12 @@ async def lookup_crisis_flag(
     except service.LookupQuotaExceeded as exc:
         await record_refusal(
             resources.database.sessionmaker,
-            audit_event(
+            principal_event(
                 AuditAction.crisis_flag_refuse,
-                AuditOutcome.denied,
+                principal,
+                incident_id,
+                outcome=AuditOutcome.denied,
                 reason="quota",
-                actor_user_id=principal.user_id,
-                actor_role=principal.role.value,
-                actor_organisation_code=principal.organisation_code,
-                purpose=principal.purpose,
-                incident_id=incident_id,
-                token_jti=principal.token_jti,
                 route="/v1/incidents/{incident_id}/flag-lookups",
             ),
         )

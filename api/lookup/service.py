@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.audit.repository import audit_event, record
+from api.audit.repository import principal_event, record
 from api.errors import ServiceError
 from api.incident import repository as incident_repository
 from api.incident import service as incidents
@@ -22,7 +22,6 @@ from clients.errors import PartnerBadResponse, PartnerError
 from models import (
     AccessNotification,
     AuditAction,
-    AuditOutcome,
     FlagLookup,
     IncidentStatus,
     Partnership,
@@ -161,16 +160,11 @@ async def lookup(
     disclosed = _data_classes(answer)
     await record(
         session,
-        audit_event(
+        principal_event(
             AuditAction.crisis_flag_lookup,
-            AuditOutcome.success,
-            actor_user_id=principal.user_id,
-            actor_role=principal.role.value,
-            actor_organisation_code=principal.organisation_code,
-            purpose=principal.purpose,
-            incident_id=incident_id,
-            token_jti=principal.token_jti,
-            details={
+            principal,
+            incident_id,
+            {
                 "lookup_id": str(answer.lookup_id),
                 "person_id": str(person_id) if person_id else None,
                 "data_classes": disclosed,
@@ -200,65 +194,34 @@ async def lookup(
     return answer
 
 
+def _unidentified(identification: Identification) -> Person:
+    return Person(identification=identification, demographics_restricted=False, nhs_number=None)
+
+
 async def _trace(
     partners: Partners, request: LookupRequest, deadline: float
 ) -> tuple[Person, str | None, SourceReport | None]:
+    """PDS by demographics: only a unique match names anyone."""
     assert request.demographics is not None
     if partners.pds is None:
-        return (
-            Person(
-                identification=Identification.unverified,
-                demographics_restricted=False,
-                nhs_number=None,
-            ),
-            None,
-            None,
-        )
+        return _unidentified(Identification.unverified), None, None
     outcome = await _ask(
         partners.pds.name, "pds", partners.pds.trace(request.demographics, deadline=deadline)
     )
     trace = outcome.value
     if trace is None:
-        return (
-            Person(
-                identification=Identification.unverified,
-                demographics_restricted=False,
-                nhs_number=None,
-            ),
-            None,
-            outcome.report,
-        )
+        return _unidentified(Identification.unverified), None, outcome.report
     if trace.outcome == PdsTraceOutcome.ambiguous:
-        outcome.report.status = SourceStatus.found
-        return (
-            Person(
-                identification=Identification.ambiguous,
-                demographics_restricted=False,
-                nhs_number=None,
-            ),
-            None,
-            outcome.report,
-        )
+        return _unidentified(Identification.ambiguous), None, outcome.report
     if trace.outcome == PdsTraceOutcome.none:
         outcome.report.status = SourceStatus.not_found
-        return (
-            Person(
-                identification=Identification.not_found,
-                demographics_restricted=False,
-                nhs_number=None,
-            ),
-            None,
-            outcome.report,
-        )
-    return (
-        Person(
-            identification=Identification.verified,
-            demographics_restricted=trace.restricted,
-            nhs_number=trace.nhs_number,
-        ),
-        trace.nhs_number,
-        outcome.report,
+        return _unidentified(Identification.not_found), None, outcome.report
+    person = Person(
+        identification=Identification.verified,
+        demographics_restricted=trace.restricted,
+        nhs_number=trace.nhs_number,
     )
+    return person, trace.nhs_number, outcome.report
 
 
 async def _fan_out(

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.audit.repository import record
+from api.audit.repository import principal_event, record
 from api.errors import ServiceError
 from api.incident import service as incidents
-from api.incident.service import InvalidIncidentRequest, principal_event
+from api.incident.service import InvalidIncidentRequest
 from auth.principal import Principal
 from models import AuditAction, Incident, IncidentOutcome, OutcomeRead, OutcomeWrite, utcnow
 
