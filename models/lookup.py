@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 
 from models.base import timestamp
 from models.nhs_number import NhsNumber
-from models.partner import AlertCategory, AlertLevel, ClinicalPlan, CrisisContact, Demographics
+from models.partner import AlertLevel, ClinicalPlan, CrisisContact, Demographics
 
 
 class LookupRequest(BaseModel):
@@ -162,6 +162,3 @@ class AccessNotification(SQLModel, table=True):
     break_glass: bool = SQLField(default=False)
     read_at: datetime | None = timestamp(default_now=False, nullable=True)
     created_at: datetime = timestamp()
-
-
-ALERT_CATEGORIES = tuple(AlertCategory)

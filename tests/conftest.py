@@ -22,8 +22,6 @@ from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from tests.database import database_server, scratch_database
 from tests.identity_provider import IdentityProvider, KeyMaterial, make_key_material
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-
 
 @pytest.fixture(scope="session")
 def database_server_url() -> Iterator[str]:
@@ -159,3 +157,34 @@ def exchanger(client: httpx.AsyncClient, idp: IdentityProvider) -> Exchanger:
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Committing:
+    """An app whose requests commit, each on its own connection, on a database of its own."""
+
+    exchanger: Exchanger
+    url: str
+
+
+@pytest.fixture
+async def committing(
+    settings: Settings, database_server_url: str, idp: IdentityProvider
+) -> AsyncIterator[Committing]:
+    """For true concurrency. On the shared test connection every request runs in one
+    transaction, so row locks and unique indexes never make one request wait for another."""
+    async with scratch_database(database_server_url, prefix="triage_commit") as url:
+        await upgrade_async(url)
+        app = create_app(
+            settings.model_copy(
+                update={"database_url": SecretStr(url), "db_pool_size": 25, "db_max_overflow": 0}
+            )
+        )
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                base_url="http://triage.test",
+            ) as client,
+        ):
+            yield Committing(Exchanger(client, idp), url)

@@ -2,26 +2,20 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlmodel import col, select
 
-from api.app import create_app
-from api.migration import upgrade_async
-from api.settings import Settings, async_database_url
+from api.settings import async_database_url
 from models import AuditEvent
 from tests.audit_trail import incident_events
-from tests.conftest import Exchanger, bearer
-from tests.database import scratch_database
+from tests.conftest import Committing, Exchanger, bearer
 from tests.factories import assessment_content, incident_payload, outcome_payload
-from tests.identity_provider import IdentityProvider
 from tests.problems import problem, user_id
 
 OFFICER_NAME = "Test officer of NSP"
@@ -711,29 +705,8 @@ async def test_second_writer_with_the_same_etag_gets_412(exchanger: Exchanger) -
 
 
 @pytest.fixture
-async def committing_client(
-    settings: Settings, database_server_url: str, idp: IdentityProvider
-) -> AsyncIterator[tuple[Exchanger, str]]:
-    """A client of an app with real, committing transactions on a database of its own.
-
-    The shared test connection cannot show concurrency: requests on it share one transaction, so
-    neither waits for the other's row lock. Here each request has its own connection.
-    """
-    async with scratch_database(database_server_url, prefix="triage_assess") as url:
-        await upgrade_async(url)
-        app = create_app(
-            settings.model_copy(
-                update={"database_url": SecretStr(url), "db_pool_size": 12, "db_max_overflow": 0}
-            )
-        )
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                base_url="http://triage.test",
-            ) as client,
-        ):
-            yield Exchanger(client, idp), url
+def committing_client(committing: Committing) -> tuple[Exchanger, str]:
+    return committing.exchanger, committing.url
 
 
 async def committed_actions(url: str, incident_id: uuid.UUID) -> list[str]:

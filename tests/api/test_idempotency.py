@@ -2,22 +2,14 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from api.app import create_app
-from api.migration import upgrade_async
-from api.settings import Settings, async_database_url
-from tests.conftest import Exchanger, bearer
-from tests.database import scratch_database
+from api.settings import async_database_url
+from tests.conftest import Committing, Exchanger, bearer
 from tests.factories import incident_payload
-from tests.identity_provider import IdentityProvider
 
 
 async def count_incidents(connection: AsyncConnection, cad_reference: str) -> int:
@@ -127,36 +119,14 @@ async def test_failed_request_leaves_no_key(
     assert "idempotent-replayed" not in fixed.headers
 
 
-@pytest.fixture
-async def committing_app(
-    settings: Settings, database_server_url: str
-) -> AsyncIterator[tuple[FastAPI, str]]:
-    """An app with real, committing transactions on a database of its own, for true concurrency."""
-    async with scratch_database(database_server_url, prefix="triage_idem") as url:
-        await upgrade_async(url)
-        app = create_app(
-            settings.model_copy(
-                update={"database_url": SecretStr(url), "db_pool_size": 25, "db_max_overflow": 0}
-            )
-        )
-        async with app.router.lifespan_context(app):
-            yield app, url
-
-
-async def test_twenty_concurrent_retries_leave_exactly_one_incident(
-    committing_app: tuple[FastAPI, str], idp: IdentityProvider
-) -> None:
-    app, url = committing_app
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
-        exchanger = Exchanger(client, idp)
-        token = await exchanger.token("officer", "NSP", "street-triage")
-        headers = bearer(token) | {"Idempotency-Key": f"storm-{uuid.uuid4()}"}
-        payload = incident_payload(cad_reference="LP-STORM-1")
-        responses = await asyncio.gather(
-            *(client.post("/v1/incidents", json=payload, headers=headers) for _ in range(20))
-        )
+async def test_twenty_concurrent_retries_leave_exactly_one_incident(committing: Committing) -> None:
+    exchanger, url = committing.exchanger, committing.url
+    token = await exchanger.token("officer", "NSP", "street-triage")
+    headers = bearer(token) | {"Idempotency-Key": f"storm-{uuid.uuid4()}"}
+    payload = incident_payload(cad_reference="LP-STORM-1")
+    responses = await asyncio.gather(
+        *(exchanger.client.post("/v1/incidents", json=payload, headers=headers) for _ in range(20))
+    )
     assert {response.status_code for response in responses} == {201}
     assert len({response.json()["id"] for response in responses}) == 1
     assert sum("idempotent-replayed" not in response.headers for response in responses) == 1

@@ -2,24 +2,17 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.app import create_app
-from api.migration import upgrade_async
-from api.settings import Settings
 from tests.audit_trail import incident_events
-from tests.conftest import Exchanger, bearer
-from tests.database import scratch_database
+from tests.conftest import Committing, Exchanger, bearer
 from tests.factories import at, incident_payload, outcome_payload
-from tests.identity_provider import IdentityProvider
 from tests.problems import problem, user_id
 
 DETENTION: dict[str, Any] = {
@@ -364,29 +357,8 @@ async def test_closing_needs_an_outcome_and_freezes_it(exchanger: Exchanger) -> 
 
 
 @pytest.fixture
-async def committing_exchanger(
-    settings: Settings, database_server_url: str, idp: IdentityProvider
-) -> AsyncIterator[Exchanger]:
-    """An app with real, committing transactions on a database of its own.
-
-    On the shared test connection every request runs in one transaction, so row locks never make
-    one request wait for another; true concurrency needs a connection per request.
-    """
-    async with scratch_database(database_server_url, prefix="triage_outcome") as url:
-        await upgrade_async(url)
-        app = create_app(
-            settings.model_copy(
-                update={"database_url": SecretStr(url), "db_pool_size": 12, "db_max_overflow": 0}
-            )
-        )
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                base_url="http://triage.test",
-            ) as client,
-        ):
-            yield Exchanger(client, idp)
+def committing_exchanger(committing: Committing) -> Exchanger:
+    return committing.exchanger
 
 
 async def test_sequential_writers_with_the_same_etag(exchanger: Exchanger) -> None:
