@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.agreement.router import router as agreement_router
 from api.agreement.schemas import AgreementRead
 from api.assessment.router import router as assessment_router
+from api.crisis_plan.router import router as crisis_plan_router
 from api.database import build_database
 from api.errors import install_error_handlers
 from api.health.router import router as health_router
@@ -21,6 +22,7 @@ from api.lookup.router import router as lookup_router
 from api.metrics import build_metrics
 from api.middleware import RequestContextMiddleware
 from api.migration import head_revision
+from api.notification.router import router as notification_router
 from api.organisation.repository import sync_organisations
 from api.outcome.router import router as outcome_router
 from api.partners import build_partners
@@ -38,7 +40,14 @@ logger = logging.getLogger(__name__)
 # Routes anyone may call: they disclose nothing, or check credentials in the body themselves.
 PUBLIC_ROUTERS = (health_router, agreement_router, token_router)
 # Every route of these declares an `Authorizer` with its scopes; a test checks none is missed.
-PROTECTED_ROUTERS = (incident_router, assessment_router, outcome_router, lookup_router)
+PROTECTED_ROUTERS = (
+    incident_router,
+    assessment_router,
+    outcome_router,
+    lookup_router,
+    notification_router,
+    crisis_plan_router,
+)
 
 
 def key_files(settings: Settings) -> tuple[Path, Path]:

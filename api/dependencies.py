@@ -15,7 +15,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-ResourcesDep = Annotated[Resources, Depends(get_resources)]
+async def resources_dependency(request: Request) -> Resources:
+    """Async on purpose: FastAPI runs a plain `def` dependency in a worker thread, per request."""
+    return get_resources(request)
+
+
+ResourcesDep = Annotated[Resources, Depends(resources_dependency)]
 
 # scope="function": the commit runs before the response is sent, so a failed commit is a 500,
 # never a 200 for a write that did not happen.

@@ -13,6 +13,7 @@ Run once per httpx transport to choose by measurement:
 
 import argparse
 import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -118,13 +119,21 @@ async def run(transport_kind: str, per_worker: int) -> None:
         port = free_port()
         simulator = start_simulator(Path(directory), port)
         try:
-            await measure(Path(directory), port, transport_kind, per_worker)
+            await measure(Path(directory), port, simulator.pid, transport_kind, per_worker)
         finally:
             simulator.terminate()
             simulator.wait(timeout=10)
 
 
-async def measure(directory: Path, port: int, transport_kind: str, per_worker: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(
+    directory: Path, port: int, simulator_pid: int, transport_kind: str, per_worker: int
+) -> None:
     overrides: dict[str, Any] = {
         "partnership_file": partnership(directory, port),
         "lookup_deadline_seconds": DEADLINE_SECONDS,
@@ -141,6 +150,8 @@ async def measure(directory: Path, port: int, transport_kind: str, per_worker: i
         url = f"/v1/incidents/{incident_id}/flag-lookups"
         headers = {"authorization": f"Bearer {token}"}
 
+        partners = bench.app.state.resources.partners
+
         def worker(index: int) -> Any:
             async def one() -> None:
                 person = PEOPLE[index % len(PEOPLE)]
@@ -151,21 +162,40 @@ async def measure(directory: Path, port: int, transport_kind: str, per_worker: i
 
             return one
 
+        def fan_out(index: int) -> Any:
+            """The baseline: the same three partner calls through the same adapters, nothing else."""
+
+            async def one() -> None:
+                person = PEOPLE[index % len(PEOPLE)]
+                deadline = time.monotonic() + DEADLINE_SECONDS
+                await asyncio.gather(
+                    partners.pds.verify(person, deadline=deadline),
+                    partners.nrl.crisis_plan_pointers(person, deadline=deadline),
+                    partners.trusts[0].crisis_record(person, deadline=deadline),
+                )
+
+            return one
+
         print(
             f"lookup benchmark: transport={transport_kind}, {len(PEOPLE)} partners at {PARTNER_LATENCY_MS} ms, "
             f"deadline {DEADLINE_SECONDS} s, {per_worker} lookups per worker"
         )
         await timed_concurrently([worker(i) for i in range(8)], 10)  # warm up connections
         for concurrency in (1, 8, 32):
-            samples, wall = await timed_concurrently(
-                [worker(i) for i in range(concurrency)], per_worker
-            )
-            ordered = sorted(samples)
-            p50 = ordered[len(ordered) // 2] * 1000
-            print(
-                f"  {concurrency:2d} concurrent: {len(samples) / wall:6.0f} lookups/s  {summary(samples)}"
-                f"  p50/partner = {p50 / PARTNER_LATENCY_MS:4.1f}x"
-            )
+            for label, make in (("partners only", fan_out), ("lookup", worker)):
+                cpu_before = time.process_time(), cpu_seconds(simulator_pid)
+                samples, wall = await timed_concurrently(
+                    [make(i) for i in range(concurrency)], per_worker
+                )
+                api_cpu = (time.process_time() - cpu_before[0]) / len(samples) * 1000
+                sim_cpu = (cpu_seconds(simulator_pid) - cpu_before[1]) / len(samples) * 1000
+                ordered = sorted(samples)
+                p50 = ordered[len(ordered) // 2] * 1000
+                print(
+                    f"  {concurrency:2d} concurrent, {label:13s}: {len(samples) / wall:5.0f}/s  {summary(samples)}"
+                    f"  p50/partner {p50 / PARTNER_LATENCY_MS:4.1f}x"
+                    f"  cpu/op: this process {api_cpu:4.1f} ms, simulator {sim_cpu:4.1f} ms"
+                )
 
         # Black-hole the trust: it never answers. The deadline holds; after five failures its
         # breaker opens and later lookups stop waiting for it.

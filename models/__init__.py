@@ -17,6 +17,27 @@ from models.assessment import (
 from models.audit import AuditAction, AuditEvent, AuditOutcome
 from models.base import APPLICATION_ROLE, NAMING_CONVENTION, metadata, utcnow
 from models.break_glass import BreakGlassReview, ReviewStatus
+from models.crisis_plan import (
+    CrisisPlan,
+    CrisisPlanAccess,
+    CrisisPlanBase,
+    CrisisPlanContent,
+    CrisisPlanCreate,
+    CrisisPlanPage,
+    CrisisPlanRead,
+    CrisisPlanSearch,
+    CrisisPlanSnapshot,
+    CrisisPlanStatus,
+    CrisisPlanStatusFilter,
+    CrisisPlanSummary,
+    CrisisPlanVersion,
+    CrisisPlanVersionKind,
+    CrisisPlanVersionRead,
+    CrisisPlanWithdraw,
+    CrisisPlanWrite,
+    PlanAuthor,
+    PlanUser,
+)
 from models.idempotency import IdempotencyRecord
 from models.identity import UserAccount
 from models.incident import (
@@ -31,6 +52,15 @@ from models.incident import (
 )
 from models.lookup import AccessNotification, FlagLookup
 from models.nhs_number import NhsNumber, is_valid_nhs_number
+from models.notification import (
+    AccessKind,
+    NotificationActor,
+    NotificationFilter,
+    NotificationPage,
+    NotificationRead,
+    NotificationState,
+    NotifiedPerson,
+)
 from models.organisation import Organisation, OrganisationBase, OrganisationKind
 from models.outcome import (
     Conveyance,
@@ -60,6 +90,7 @@ from models.token import IssuedToken, RevokedToken
 __all__ = [
     "APPLICATION_ROLE",
     "NAMING_CONVENTION",
+    "AccessKind",
     "AccessNotification",
     "AccessRule",
     "Agreement",
@@ -78,6 +109,23 @@ __all__ = [
     "Contributor",
     "ContributorRole",
     "Conveyance",
+    "CrisisPlan",
+    "CrisisPlanAccess",
+    "CrisisPlanBase",
+    "CrisisPlanContent",
+    "CrisisPlanCreate",
+    "CrisisPlanPage",
+    "CrisisPlanRead",
+    "CrisisPlanSearch",
+    "CrisisPlanSnapshot",
+    "CrisisPlanStatus",
+    "CrisisPlanStatusFilter",
+    "CrisisPlanSummary",
+    "CrisisPlanVersion",
+    "CrisisPlanVersionKind",
+    "CrisisPlanVersionRead",
+    "CrisisPlanWithdraw",
+    "CrisisPlanWrite",
     "DataClass",
     "FlagLookup",
     "IdempotencyRecord",
@@ -94,6 +142,12 @@ __all__ = [
     "Location",
     "LookupQuotas",
     "NhsNumber",
+    "NotificationActor",
+    "NotificationFilter",
+    "NotificationPage",
+    "NotificationRead",
+    "NotificationState",
+    "NotifiedPerson",
     "Organisation",
     "OrganisationBase",
     "OrganisationKind",
@@ -103,6 +157,8 @@ __all__ = [
     "Partnership",
     "Person",
     "PlaceOfSafety",
+    "PlanAuthor",
+    "PlanUser",
     "Purpose",
     "PurposeOfUse",
     "Retention",

@@ -35,6 +35,14 @@ class AuditAction(StrEnum):
     crisis_flag_lookup = "crisis_flag.lookup"
     crisis_flag_refuse = "crisis_flag.refuse"
     outcome_write = "outcome.write"
+    crisis_plan_create = "crisis_plan.create"
+    crisis_plan_read = "crisis_plan.read"
+    crisis_plan_update = "crisis_plan.update"
+    crisis_plan_withdraw = "crisis_plan.withdraw"
+    crisis_plan_history = "crisis_plan.history"
+    crisis_plan_access_history = "crisis_plan.access_history"
+    notification_list = "notification.list"
+    notification_read = "notification.read"
 
 
 class AuditEvent(SQLModel, table=True):

@@ -26,3 +26,20 @@ async def incident_events(
         .order_by(col(AuditEvent.occurred_at), col(AuditEvent.id))
     )
     return [(row.action, row.actor_role, row.details) for row in rows]
+
+
+async def events_with(
+    connection: AsyncConnection, action_prefix: str, key: str, value: str
+) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """Audit events whose action starts with the prefix and whose details have `key` = `value`,
+    oldest first: (action, actor role, details)."""
+    await connection.execute(text("RESET ROLE"))
+    rows = await connection.execute(
+        select(AuditEvent.action, AuditEvent.actor_role, AuditEvent.details)
+        .where(
+            col(AuditEvent.action).startswith(action_prefix),
+            col(AuditEvent.details)[key].astext == value,
+        )
+        .order_by(col(AuditEvent.occurred_at), col(AuditEvent.id))
+    )
+    return [(row.action, row.actor_role, row.details) for row in rows]

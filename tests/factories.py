@@ -59,3 +59,61 @@ def outcome_payload(**overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return payload
+
+
+def in_days(days: int) -> str:
+    """A date relative to today as the API counts it (UTC)."""
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
+
+
+def nhs_number(seed: int) -> str:
+    """A valid NHS number (Modulus 11) at or after the nine-digit seed."""
+    while True:
+        stem = f"{seed:09d}"
+        check = 11 - sum(int(d) * w for d, w in zip(stem, range(10, 1, -1), strict=True)) % 11
+        if check != 10:
+            return stem + str(check % 11)
+        seed += 1
+
+
+def crisis_plan_payload(**overrides: Any) -> dict[str, Any]:
+    """A complete plan: every optional field given, so the API returns exactly what was sent."""
+    payload: dict[str, Any] = {
+        "nhs_number": "9000000009",
+        "review_date": in_days(90),
+        "agreed_with_person": True,
+        "police": {
+            "safety_alerts": {
+                "risk_to_self": "high",
+                "risk_to_others": "low",
+                "risk_from_others": "none",
+            },
+            "approach_advice": "Speak calmly; he responds to his first name, Alan.",
+            "crisis_contact": {
+                "team": "Crisis resolution team",
+                "phone": "0113 555 0100",
+                "hours": "24 hours",
+                "out_of_hours": "0800 555 0199",
+            },
+        },
+        "clinical": {
+            "triggers": "Anniversary of his brother's death in March.",
+            "early_signs": "Stops answering the phone; sleeps in the day.",
+            "what_helps": "Talking about his dog; a quiet space; his sister Jo.",
+            "what_to_avoid": "Raised voices, several officers at once.",
+            "mha_status": "Informal patient",
+            "care_coordinator": "Sam Patel, CMHT North",
+            "dependants": "None",
+            "access_notes": "Key safe by the back door; code held by the CMHT.",
+            "safeguarding": "No current safeguarding concerns.",
+            "information_sharing": {"consent": "given", "reason_without_consent": None},
+            "actions": [
+                {
+                    "when": "He is found at height",
+                    "action": "Call the crisis team; his sister Jo can come within 30 minutes.",
+                }
+            ],
+        },
+    }
+    payload.update(overrides)
+    return payload

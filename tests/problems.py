@@ -20,6 +20,12 @@ TITLES = {
     "precondition-failed": "Changed since you read it",
     "forbidden": "Not allowed",
     "unauthenticated": "Authentication required",
+    "crisis-plan-not-found": "Crisis plan not found",
+    "crisis-plan-exists": "Active crisis plan exists",
+    "crisis-plan-withdrawn": "Crisis plan withdrawn",
+    "not-a-crisis-planner": "Not a crisis planner",
+    "invalid-cursor": "Invalid cursor",
+    "notification-not-found": "Notification not found",
 }
 
 

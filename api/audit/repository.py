@@ -4,6 +4,7 @@ import logging
 import uuid
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,14 +48,14 @@ def audit_event(
 def principal_event(
     action: AuditAction,
     principal: Principal,
-    incident_id: uuid.UUID,
+    incident_id: uuid.UUID | None,
     details: dict[str, Any] | None = None,
     *,
     outcome: AuditOutcome = AuditOutcome.success,
     reason: str | None = None,
     route: str | None = None,
 ) -> AuditEvent:
-    """An event by an authenticated principal about one incident."""
+    """An event by an authenticated principal, about one incident or (None) about none."""
     return audit_event(
         action,
         outcome,
@@ -71,9 +72,10 @@ def principal_event(
 
 
 async def record(session: AsyncSession, event: AuditEvent) -> None:
-    """Part of the caller's transaction: the event commits or rolls back with what it describes."""
-    session.add(event)
-    await session.flush()
+    """Part of the caller's transaction: the event commits or rolls back with what it describes.
+
+    A plain insert: an event is never read back or changed, so the unit of work has nothing to do."""
+    await session.exec(insert(AuditEvent).values(event.model_dump()))
 
 
 async def record_refusal(sessionmaker: async_sessionmaker[AsyncSession], event: AuditEvent) -> None:
@@ -83,7 +85,7 @@ async def record_refusal(sessionmaker: async_sessionmaker[AsyncSession], event: 
     """
     try:
         async with sessionmaker() as session, session.begin():
-            session.add(event)
+            await record(session, event)
     except Exception as exc:
         logger.error(
             "audit.refusal_not_written",

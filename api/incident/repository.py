@@ -70,13 +70,19 @@ async def list_incidents(
 
 
 async def person_for(session: AsyncSession, nhs_number: str) -> Person:
-    """The one row for this NHS number, created if new; safe under concurrent first sightings."""
+    """The one row for this NHS number, created if new; safe under concurrent first sightings.
+
+    Most people asked about have been asked about before: one round trip finds them."""
+    by_number = select(Person).where(col(Person.nhs_number) == nhs_number)
+    found = (await session.exec(by_number)).first()
+    if found is not None:
+        return found
     await session.exec(
         insert(Person)
         .values(id=uuid.uuid4(), nhs_number=nhs_number, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=[col(Person.nhs_number)])
     )
-    return (await session.exec(select(Person).where(col(Person.nhs_number) == nhs_number))).one()
+    return (await session.exec(by_number)).one()
 
 
 async def subjects_of(

@@ -11,6 +11,7 @@ from api import idempotency
 from api.dependencies import ResourcesDep, SessionDep
 from api.errors import problem_responses
 from api.incident import service
+from api.pagination import InvalidCursor
 from api.security import Authorizer, Forbidden, Unauthenticated
 from auth.principal import Principal
 from models import (
@@ -71,7 +72,7 @@ async def open_incident(
 @router.get(
     "",
     response_model=IncidentPage,
-    responses=problem_responses(*AUTH, service.InvalidIncidentRequest),
+    responses=problem_responses(*AUTH, service.InvalidIncidentRequest, InvalidCursor),
 )
 async def list_incidents(
     principal: CanList,

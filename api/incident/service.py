@@ -1,8 +1,5 @@
 """Incidents and their subjects: open, list, read, add a person, close."""
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import datetime
 
@@ -11,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.audit.repository import principal_event, record
 from api.errors import ServiceError
 from api.incident import repository
+from api.pagination import decode_cursor, page_of
 from api.token.repository import revoke_incident_tokens
 from auth.principal import Principal
 from models import (
@@ -44,7 +42,7 @@ class SubjectNotFound(ServiceError):
 
 
 class InvalidIncidentRequest(ServiceError):
-    """A value the payload schema cannot judge alone (a code against the agreement, a cursor)."""
+    """A value the payload schema cannot judge alone (a code against the agreement)."""
 
     status = 422
     type_slug = "validation"
@@ -143,25 +141,10 @@ async def list_incidents(
         status=status,
         called_from=called_from,
         called_to=called_to,
-        after=_decode_cursor(cursor) if cursor else None,
+        after=decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
-    page, more = rows[:limit], len(rows) > limit
-    return page, _encode_cursor(page[-1]) if more else None
-
-
-def _encode_cursor(incident: Incident) -> str:
-    raw = json.dumps([incident.time_of_call_at.isoformat(), str(incident.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        when, identifier = json.loads(raw)
-        return datetime.fromisoformat(when), uuid.UUID(identifier)
-    except (binascii.Error, ValueError, TypeError):
-        raise InvalidIncidentRequest("cursor is not one this API gave out.") from None
+    return page_of(rows, limit, lambda incident: (incident.time_of_call_at, incident.id))
 
 
 async def add_subject(

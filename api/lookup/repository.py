@@ -1,38 +1,89 @@
 """SQL for lookups: quota counts, the lookup record, and notifications to custodians."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import insert, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import AccessNotification, FlagLookup
+from api.audit.repository import record
+from models import AccessNotification, AuditEvent, FlagLookup
 
 
-async def lookups_by_user_since(session: AsyncSession, user_id: uuid.UUID, since: datetime) -> int:
-    statement = select(func.count()).where(
-        col(FlagLookup.user_id) == user_id, col(FlagLookup.created_at) >= since
+@dataclass(frozen=True)
+class QuotaUsage:
+    by_user: int
+    by_organisation: int
+    people: int
+    person_seen: bool
+
+
+# Written out once rather than built per request: this runs before every lookup. Each count is
+# one index range; none reads the incident's whole history.
+QUOTA_USAGE = text(
+    """
+    SELECT
+      (SELECT count(*) FROM flag_lookup
+        WHERE user_id = :user_id AND created_at >= :user_since) AS by_user,
+      (SELECT count(*) FROM flag_lookup
+        WHERE organisation_code = :organisation_code
+          AND created_at >= :organisation_since) AS by_organisation,
+      (SELECT count(DISTINCT person_id) FROM flag_lookup
+        WHERE incident_id = :incident_id) AS people,
+      EXISTS (SELECT 1 FROM flag_lookup JOIN person ON person.id = flag_lookup.person_id
+        WHERE flag_lookup.incident_id = :incident_id
+          AND person.nhs_number = :nhs_number) AS person_seen
+    """
+)
+
+
+async def quota_usage(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    organisation_code: str,
+    incident_id: uuid.UUID,
+    nhs_number: str | None,
+    *,
+    user_since: datetime,
+    organisation_since: datetime,
+) -> QuotaUsage:
+    """Every quota's count in one round trip."""
+    connection = await session.connection()
+    row = (
+        await connection.execute(
+            QUOTA_USAGE,
+            {
+                "user_id": user_id,
+                "user_since": user_since,
+                "organisation_code": organisation_code,
+                "organisation_since": organisation_since,
+                "incident_id": incident_id,
+                "nhs_number": nhs_number,
+            },
+        )
+    ).one()
+    return QuotaUsage(
+        by_user=row.by_user,
+        by_organisation=row.by_organisation,
+        people=row.people,
+        person_seen=row.person_seen,
     )
-    return int((await session.exec(statement)).one())
 
 
-async def lookups_by_organisation_since(
-    session: AsyncSession, organisation_code: str, since: datetime
-) -> int:
-    statement = select(func.count()).where(
-        col(FlagLookup.organisation_code) == organisation_code, col(FlagLookup.created_at) >= since
-    )
-    return int((await session.exec(statement)).one())
+async def save(
+    session: AsyncSession,
+    lookup: FlagLookup,
+    notifications: list[AccessNotification],
+    event: AuditEvent,
+) -> None:
+    """The lookup, its notifications and its audit event, in the request's transaction.
 
-
-async def people_looked_up(session: AsyncSession, incident_id: uuid.UUID) -> set[uuid.UUID]:
-    statement = select(col(FlagLookup.person_id)).where(
-        col(FlagLookup.incident_id) == incident_id, col(FlagLookup.person_id).is_not(None)
-    )
-    return {person for person in (await session.exec(statement)).all() if person is not None}
-
-
-async def add(session: AsyncSession, *rows: FlagLookup | AccessNotification) -> None:
-    session.add_all(rows)
-    await session.flush()
+    Plain inserts, not the ORM's unit of work: the rows are never read back, and at the scene
+    every millisecond of this is the officer's wait."""
+    await session.exec(insert(FlagLookup).values(lookup.model_dump()))
+    if notifications:
+        await session.exec(
+            insert(AccessNotification), params=[row.model_dump() for row in notifications]
+        )
+    await record(session, event)

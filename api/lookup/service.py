@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.audit.repository import principal_event, record
+from api.audit.repository import principal_event
 from api.errors import ServiceError
 from api.incident import repository as incident_repository
 from api.incident import service as incidents
@@ -76,24 +76,39 @@ async def _ask(name: str, kind: str, call: Awaitable[T]) -> _Outcome:
 
 
 async def check_quotas(
-    session: AsyncSession, partnership: Partnership, principal: Principal, incident_id: uuid.UUID
+    session: AsyncSession,
+    partnership: Partnership,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    nhs_number: str | None,
 ) -> None:
+    """Before any partner is asked: the officer's hour, the organisation's day, and the number of
+    different people this incident has looked up (the person already looked up does not count)."""
     quotas = partnership.agreement.lookup_quotas
     now = datetime.now(UTC)
-    if (
-        await repository.lookups_by_user_since(session, principal.user_id, now - timedelta(hours=1))
-        >= quotas.per_user_per_hour
-    ):
+    usage = await repository.quota_usage(
+        session,
+        principal.user_id,
+        principal.organisation_code,
+        incident_id,
+        nhs_number,
+        user_since=now - timedelta(hours=1),
+        organisation_since=now - timedelta(days=1),
+    )
+    if usage.by_user >= quotas.per_user_per_hour:
         raise LookupQuotaExceeded(
             "Your lookups this hour are at the agreement's limit.", headers={"Retry-After": "3600"}
         )
-    if (
-        await repository.lookups_by_organisation_since(
-            session, principal.organisation_code, now - timedelta(days=1)
-        )
-        >= quotas.per_organisation_per_day
-    ):
+    if usage.by_organisation >= quotas.per_organisation_per_day:
         raise LookupQuotaExceeded("Your organisation's lookups today are at the agreement's limit.")
+    if (
+        nhs_number is not None
+        and not usage.person_seen
+        and usage.people >= quotas.people_per_incident
+    ):
+        raise LookupQuotaExceeded(
+            "This incident has looked up as many different people as the agreement allows."
+        )
 
 
 async def lookup(
@@ -110,7 +125,7 @@ async def lookup(
     incident = await incidents.read_incident(session, principal, incident_id)
     if incident.status != IncidentStatus.open:
         raise incidents.IncidentClosed("The incident is closed; no more lookups.")
-    await check_quotas(session, partnership, principal, incident_id)
+    await check_quotas(session, partnership, principal, incident_id, request.nhs_number)
     # The partners get the deadline less a reserve for recording the answer, so the officer's
     # answer, not just the partners', arrives within it.
     deadline = started + deadline_seconds - min(WRITE_RESERVE_SECONDS, deadline_seconds / 5)
@@ -125,21 +140,22 @@ async def lookup(
         person, nhs_number, report = await _trace(partners, request, deadline)
         if report is not None:
             reports.append(report)
+        if nhs_number is not None:
+            await check_quotas(session, partnership, principal, incident_id, nhs_number)
     else:
         nhs_number = request.nhs_number
 
     answers = merge.Answers(nrl=None, trusts=[], unanswered=0)
     if nhs_number is not None:
-        person_row = await incident_repository.person_for(session, nhs_number)
-        people = await repository.people_looked_up(session, incident_id)
-        if (
-            person_row.id not in people
-            and len(people) >= partnership.agreement.lookup_quotas.people_per_incident
-        ):
-            raise LookupQuotaExceeded(
-                "This incident has looked up as many different people as the agreement allows."
-            )
-        person, answers, fanned = await _fan_out(partners, nhs_number, request, deadline)
+        # The partners are asked while the person's row is found or made: the database round
+        # trips overlap the partners' latency instead of adding to it.
+        fan_out = asyncio.ensure_future(_fan_out(partners, nhs_number, request, deadline))
+        try:
+            person_row = await incident_repository.person_for(session, nhs_number)
+        except BaseException:
+            fan_out.cancel()
+            raise
+        person, answers, fanned = await fan_out
         reports += fanned
         person_id: uuid.UUID | None = person_row.id
     else:
@@ -156,24 +172,20 @@ async def lookup(
         person_id=person_id,
         known_to_services=known.value,
     )
-    await repository.add(session, lookup_row)
     disclosed = _data_classes(answer)
-    await record(
-        session,
-        principal_event(
-            AuditAction.crisis_flag_lookup,
-            principal,
-            incident_id,
-            {
-                "lookup_id": str(answer.lookup_id),
-                "person_id": str(person_id) if person_id else None,
-                "data_classes": disclosed,
-                "sources": {report.name: report.status.value for report in reports},
-            },
-        ),
+    event = principal_event(
+        AuditAction.crisis_flag_lookup,
+        principal,
+        incident_id,
+        {
+            "lookup_id": str(answer.lookup_id),
+            "person_id": str(person_id) if person_id else None,
+            "data_classes": disclosed,
+            "sources": {report.name: report.status.value for report in reports},
+        },
     )
+    notifications: list[AccessNotification] = []
     if person_id is not None:
-        custodians = sorted(_custodians(answers))
         notifications = [
             AccessNotification(
                 organisation_code=code,
@@ -188,9 +200,9 @@ async def lookup(
                 purpose=principal.purpose,
                 break_glass=Scope.crisis_plan_break_glass in principal.scopes,
             )
-            for code in custodians
+            for code in sorted(_custodians(answers))
         ]
-        await repository.add(session, *notifications)
+    await repository.save(session, lookup_row, notifications, event)
     return answer
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.conftest import Exchanger, bearer
 from tests.factories import at, incident_payload
+from tests.problems import problem
 
 NHS_NUMBER = "9000000009"
 
@@ -240,7 +241,6 @@ async def test_listing_pages_newest_call_first_with_filters(
     [
         {"limit": 0},
         {"limit": 201},
-        {"cursor": "not-a-cursor"},
         {"status": "pending"},
         {"officer": "x"},
     ],
@@ -252,6 +252,15 @@ async def test_bad_listing_parameters_are_422(exchanger: Exchanger, params: dict
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_cursor_we_did_not_give_out_is_400(exchanger: Exchanger) -> None:
+    supervisor = await exchanger.token("supervisor", "NSP", "supervision")
+    response = await exchanger.client.get(
+        "/v1/incidents", params={"cursor": "not-a-cursor"}, headers=bearer(supervisor)
+    )
+    body = problem(response, 400, "invalid-cursor")
+    assert "not-a-cursor" not in body["detail"]
 
 
 async def test_unbound_officer_cannot_list_a_colleagues_incidents(

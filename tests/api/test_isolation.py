@@ -193,6 +193,8 @@ async def test_rls_is_forced_on_every_incident_table(connection: AsyncConnection
         "incident_outcome",
         "flag_lookup",
         "access_notification",
+        "crisis_plan",
+        "crisis_plan_version",
     }
 
 

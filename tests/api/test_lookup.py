@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.settings import DEMO_PARTNERSHIP_FILE, Settings
 from tests.conftest import Exchanger, bearer
 from tests.factories import incident_payload
-from tests.partners import PARTNER_CONFIG, FakePartners
+from tests.partners import HOSTS, PARTNER_CONFIG, FakePartners
 
 OFFICER_KEYS = {
     "lookup_id",
@@ -361,6 +361,27 @@ async def test_quotas_give_429_and_are_audited(
         {"r": hourly.headers["x-request-id"]},
     )
     assert refused == 1
+
+
+async def test_a_traced_person_counts_toward_the_incident_quota_before_any_record_is_asked(
+    exchanger: Exchanger, partners: FakePartners
+) -> None:
+    incident_id = await scene(exchanger)
+    for number in ("9000000025", "9000000033", "9111231130"):
+        assert (await look_up(exchanger, incident_id, {"nhs_number": number})).status_code == 200
+    partners.requests.clear()
+    traced = await look_up(
+        exchanger,
+        incident_id,
+        {"demographics": {"family": "Smith", "given": "Jane", "birth_date": "2010-10-22"}},
+    )
+    assert traced.status_code == 429
+    assert traced.json()["type"].endswith("/lookup-quota-exceeded")
+    # PDS named a fourth person; no record holder was asked about them.
+    assert [HOSTS[request.url.host] for request in partners.requests] == ["pds"]
+    # Someone already looked up is not a new person: traced to one of the three, it is answered.
+    again = await look_up(exchanger, incident_id, {"nhs_number": "9000000025"})
+    assert again.status_code == 200
 
 
 async def test_only_bound_street_triage_or_break_glass_tokens_may_look_up(

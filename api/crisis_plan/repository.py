@@ -1,0 +1,145 @@
+"""SQL for crisis plans and their versions. Every query names the organisation: row-level security
+lets every tenant read every plan (the crisis flag lookup needs the police section of any partner's
+plan), so the query is the lock that keeps one trust out of another's plans here."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import text, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import (
+    AccessNotification,
+    CrisisPlan,
+    CrisisPlanStatus,
+    CrisisPlanVersion,
+    Person,
+)
+
+
+async def insert_if_none_active(session: AsyncSession, plan: CrisisPlan) -> bool:
+    """Insert the plan unless the person already has an active one here; False if they do.
+
+    ON CONFLICT on the partial unique index: a concurrent create waits for the first to commit
+    and then inserts nothing, instead of failing with an integrity error.
+    """
+    statement = (
+        insert(CrisisPlan)
+        .values(**plan.model_dump())
+        .on_conflict_do_nothing(
+            index_elements=[col(CrisisPlan.person_id), col(CrisisPlan.organisation_code)],
+            # A literal, as in the index: PostgreSQL infers a partial index only from its predicate.
+            index_where=text("status = 'active'"),
+        )
+        .returning(col(CrisisPlan.id))
+    )
+    return (await session.exec(statement)).first() is not None
+
+
+async def find_plan(
+    session: AsyncSession,
+    plan_id: uuid.UUID,
+    organisation_code: str,
+    *,
+    for_update: bool = False,
+) -> tuple[CrisisPlan, str] | None:
+    """The organisation's plan with the person's NHS number; `for_update` locks the plan row."""
+    statement = (
+        select(CrisisPlan, col(Person.nhs_number))
+        .join(Person, col(Person.id) == col(CrisisPlan.person_id))
+        .where(
+            col(CrisisPlan.id) == plan_id, col(CrisisPlan.organisation_code) == organisation_code
+        )
+    )
+    if for_update:
+        # Only the plan is locked; the person row is shared by every record about them.
+        statement = statement.with_for_update(of=CrisisPlan)
+    row = (await session.exec(statement)).one_or_none()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def find_person(session: AsyncSession, nhs_number: str) -> Person | None:
+    """The person, if anyone has recorded them; a search never creates one."""
+    statement = select(Person).where(col(Person.nhs_number) == nhs_number)
+    return (await session.exec(statement)).one_or_none()
+
+
+async def plans_for_person(
+    session: AsyncSession, person_id: uuid.UUID, organisation_code: str, *, include_withdrawn: bool
+) -> list[CrisisPlan]:
+    """The organisation's plans for the person: the active one first, then the newest."""
+    statement = select(CrisisPlan).where(
+        col(CrisisPlan.person_id) == person_id,
+        col(CrisisPlan.organisation_code) == organisation_code,
+    )
+    if not include_withdrawn:
+        statement = statement.where(col(CrisisPlan.status) == CrisisPlanStatus.active)
+    statement = statement.order_by(
+        col(CrisisPlan.status) != CrisisPlanStatus.active,
+        col(CrisisPlan.created_at).desc(),
+        col(CrisisPlan.id).desc(),
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def list_plans(
+    session: AsyncSession,
+    *,
+    organisation_code: str,
+    status: CrisisPlanStatus | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[tuple[CrisisPlan, str]]:
+    """Newest first, each with the NHS number; keyset pagination on (created_at, id)."""
+    statement = (
+        select(CrisisPlan, col(Person.nhs_number))
+        .join(Person, col(Person.id) == col(CrisisPlan.person_id))
+        .where(col(CrisisPlan.organisation_code) == organisation_code)
+    )
+    if status is not None:
+        statement = statement.where(col(CrisisPlan.status) == status)
+    if after is not None:
+        statement = statement.where(
+            tuple_(col(CrisisPlan.created_at), col(CrisisPlan.id)) < tuple_(after[0], after[1])
+        )
+    statement = statement.order_by(col(CrisisPlan.created_at).desc(), col(CrisisPlan.id).desc())
+    return [(plan, nhs) for plan, nhs in (await session.exec(statement.limit(limit))).all()]
+
+
+async def versions(session: AsyncSession, plan_id: uuid.UUID) -> list[CrisisPlanVersion]:
+    statement = (
+        select(CrisisPlanVersion)
+        .where(col(CrisisPlanVersion.plan_id) == plan_id)
+        .order_by(col(CrisisPlanVersion.revision))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def version(session: AsyncSession, plan_id: uuid.UUID, revision: int) -> CrisisPlanVersion:
+    statement = select(CrisisPlanVersion).where(
+        col(CrisisPlanVersion.plan_id) == plan_id, col(CrisisPlanVersion.revision) == revision
+    )
+    return (await session.exec(statement)).one()
+
+
+async def accesses(
+    session: AsyncSession, person_id: uuid.UUID, organisation_code: str, limit: int
+) -> list[AccessNotification]:
+    """The newest notifications the organisation was sent about accesses to the person's data."""
+    statement = (
+        select(AccessNotification)
+        .where(
+            col(AccessNotification.organisation_code) == organisation_code,
+            col(AccessNotification.person_id) == person_id,
+        )
+        .order_by(col(AccessNotification.created_at).desc(), col(AccessNotification.id).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def add(session: AsyncSession, *rows: CrisisPlan | CrisisPlanVersion) -> None:
+    session.add_all(rows)
+    await session.flush()

@@ -1,0 +1,498 @@
+"""Crisis plans written by a trust's practitioners: create, read, replace, withdraw, history, and
+who has looked at the person's data.
+
+Only the custodian works on its plans here: every query names the caller's organisation, and a plan
+of another organisation is not found. Every change is a new revision under a row lock, checked
+against the revision the writer read, and leaves a full version with the paths it changed.
+"""
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.audit.repository import principal_event, record
+from api.crisis_plan import repository
+from api.errors import ServiceError
+from api.incident.repository import person_for
+from api.pagination import decode_cursor, page_of
+from auth.principal import Principal
+from models import (
+    AuditAction,
+    CrisisPlan,
+    CrisisPlanAccess,
+    CrisisPlanBase,
+    CrisisPlanContent,
+    CrisisPlanCreate,
+    CrisisPlanPage,
+    CrisisPlanRead,
+    CrisisPlanSearch,
+    CrisisPlanSnapshot,
+    CrisisPlanStatus,
+    CrisisPlanStatusFilter,
+    CrisisPlanSummary,
+    CrisisPlanVersion,
+    CrisisPlanVersionKind,
+    CrisisPlanVersionRead,
+    CrisisPlanWithdraw,
+    CrisisPlanWrite,
+    DataClass,
+    NotificationActor,
+    OrganisationKind,
+    Partnership,
+    PlanAuthor,
+    PlanUser,
+    Role,
+    utcnow,
+)
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
+# CP-IS: both sides see the last 25 accesses.
+ACCESS_HISTORY_SIZE = 25
+
+# Raises 428/412 unless the request's If-Match names the given revision.
+VersionCheck = Callable[[int], None]
+
+
+class CrisisPlanNotFound(ServiceError):
+    status = 404
+    type_slug = "crisis-plan-not-found"
+    title = "Crisis plan not found"
+
+
+class CrisisPlanExists(ServiceError):
+    status = 409
+    type_slug = "crisis-plan-exists"
+    title = "Active crisis plan exists"
+
+
+class CrisisPlanWithdrawn(ServiceError):
+    status = 409
+    type_slug = "crisis-plan-withdrawn"
+    title = "Crisis plan withdrawn"
+
+
+class NotACrisisPlanner(ServiceError):
+    status = 403
+    type_slug = "not-a-crisis-planner"
+    title = "Not a crisis planner"
+
+
+def require_planner(partnership: Partnership, principal: Principal) -> None:
+    """Crisis plans are written by practitioners of NHS trusts the agreement lets see them.
+
+    The crisis-planning purpose already admits only practitioners; this holds even if an agreement
+    one day gives that purpose to another kind of organisation.
+    """
+    organisation = next(
+        (o for o in partnership.organisations if o.code == principal.organisation_code), None
+    )
+    allowed = (
+        organisation is not None
+        and organisation.kind == OrganisationKind.nhs_trust
+        and principal.role == Role.mh_practitioner
+        and any(
+            rule.organisation_kind == organisation.kind
+            and rule.role == principal.role
+            and DataClass.crisis_plan_clinical in rule.data_classes
+            for rule in partnership.agreement.access
+        )
+    )
+    if not allowed:
+        raise NotACrisisPlanner(
+            "Crisis plans are written by mental health practitioners of an NHS trust."
+        )
+
+
+async def create_plan(
+    session: AsyncSession, principal: Principal, payload: CrisisPlanCreate
+) -> CrisisPlanRead:
+    person = await person_for(session, payload.nhs_number)
+    document = _document(payload)
+    now = utcnow()
+    plan = CrisisPlan(
+        person_id=person.id,
+        organisation_code=principal.organisation_code,
+        content=_content(payload),
+        review_date=payload.review_date,
+        agreed_with_person=payload.agreed_with_person,
+        created_by=principal.user_id,
+        created_by_name=principal.display_name,
+        updated_by=principal.user_id,
+        updated_by_name=principal.display_name,
+        created_at=now,
+        updated_at=now,
+    )
+    if not await repository.insert_if_none_active(session, plan):
+        raise CrisisPlanExists(
+            "This person has an active crisis plan here; change it with PUT and If-Match,"
+            " or withdraw it first."
+        )
+    await repository.add(
+        session,
+        _version(
+            plan, principal, CrisisPlanVersionKind.created, document, changed=[], changed_at=now
+        ),
+    )
+    await _audit(session, AuditAction.crisis_plan_create, principal, plan)
+    return _read(plan, payload.nhs_number)
+
+
+async def read_plan(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
+) -> CrisisPlanRead:
+    plan, nhs_number = await _own_plan(session, principal, plan_id)
+    await _audit(session, AuditAction.crisis_plan_read, principal, plan)
+    return _read(plan, nhs_number)
+
+
+async def search_plans(
+    session: AsyncSession, principal: Principal, payload: CrisisPlanSearch
+) -> list[CrisisPlanRead]:
+    person = await repository.find_person(session, payload.nhs_number)
+    plans = (
+        await repository.plans_for_person(
+            session,
+            person.id,
+            principal.organisation_code,
+            include_withdrawn=payload.include_withdrawn,
+        )
+        if person is not None
+        else []
+    )
+    # A search that finds nothing is recorded too: it says whom the caller asked about.
+    await record(
+        session,
+        principal_event(
+            AuditAction.crisis_plan_read,
+            principal,
+            None,
+            {
+                "search": True,
+                "person_id": str(person.id) if person is not None else None,
+                "plan_ids": [str(plan.id) for plan in plans],
+            },
+        ),
+    )
+    return [_read(plan, payload.nhs_number) for plan in plans]
+
+
+async def list_plans(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: CrisisPlanStatusFilter,
+    cursor: str | None,
+    limit: int,
+) -> CrisisPlanPage:
+    rows = await repository.list_plans(
+        session,
+        organisation_code=principal.organisation_code,
+        status=None if status == CrisisPlanStatusFilter.all else CrisisPlanStatus(status.value),
+        after=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    page, next_cursor = page_of(rows, limit, lambda row: (row[0].created_at, row[0].id))
+    await record(
+        session,
+        principal_event(
+            AuditAction.crisis_plan_read,
+            principal,
+            None,
+            {"listing": status.value, "plan_ids": [str(plan.id) for plan, _ in page]},
+        ),
+    )
+    return CrisisPlanPage(
+        items=[_summary(plan, nhs_number) for plan, nhs_number in page], next_cursor=next_cursor
+    )
+
+
+async def replace_plan(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    payload: CrisisPlanWrite,
+    check_version: VersionCheck,
+) -> CrisisPlanRead:
+    """Replace the whole plan; the row lock makes concurrent writers of one revision take turns,
+    and every one after the first finds the revision moved on (412)."""
+    plan, nhs_number = await _own_plan(session, principal, plan_id, for_update=True)
+    check_version(plan.revision)
+    _require_active(plan)
+    previous = await repository.version(session, plan.id, plan.revision)
+    document = _document(payload)
+    plan.content = _content(payload)
+    plan.review_date = payload.review_date
+    plan.agreed_with_person = payload.agreed_with_person
+    version = _next_version(
+        plan, principal, CrisisPlanVersionKind.updated, previous.content, document
+    )
+    await repository.add(session, plan, version)
+    await _audit(
+        session,
+        AuditAction.crisis_plan_update,
+        principal,
+        plan,
+        {"changed_paths": version.changed_paths},
+    )
+    return _read(plan, nhs_number)
+
+
+async def withdraw_plan(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    payload: CrisisPlanWithdraw,
+    check_version: VersionCheck,
+) -> CrisisPlanRead:
+    """The plan stops applying; it stays readable, with its history, for the record."""
+    plan, nhs_number = await _own_plan(session, principal, plan_id, for_update=True)
+    check_version(plan.revision)
+    _require_active(plan)
+    previous = await repository.version(session, plan.id, plan.revision)
+    plan.status = CrisisPlanStatus.withdrawn
+    plan.withdrawn_reason = payload.reason
+    version = _next_version(
+        plan,
+        principal,
+        CrisisPlanVersionKind.withdrawn,
+        previous.content,
+        previous.content | {"status": CrisisPlanStatus.withdrawn.value},
+        reason=payload.reason,
+    )
+    plan.withdrawn_at = plan.updated_at
+    await repository.add(session, plan, version)
+    await _audit(session, AuditAction.crisis_plan_withdraw, principal, plan)
+    return _read(plan, nhs_number)
+
+
+async def read_versions(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
+) -> list[CrisisPlanVersionRead]:
+    plan, _ = await _own_plan(session, principal, plan_id)
+    history = await repository.versions(session, plan.id)
+    await _audit(session, AuditAction.crisis_plan_history, principal, plan)
+    return [
+        CrisisPlanVersionRead(
+            revision=version.revision,
+            kind=version.kind,
+            changed_paths=version.changed_paths,
+            content=CrisisPlanSnapshot.model_validate(version.content),
+            reason=version.reason,
+            author=PlanAuthor(
+                user_id=version.author_user_id,
+                name=version.author_name,
+                role=version.author_role,
+                organisation_code=version.author_organisation_code,
+            ),
+            changed_at=version.changed_at,
+        )
+        for version in history
+    ]
+
+
+async def read_access_history(
+    session: AsyncSession, partnership: Partnership, principal: Principal, plan_id: uuid.UUID
+) -> list[CrisisPlanAccess]:
+    """The last accesses to the person's data the plan's organisation was notified of."""
+    plan, _ = await _own_plan(session, principal, plan_id)
+    rows = await repository.accesses(
+        session, plan.person_id, plan.organisation_code, ACCESS_HISTORY_SIZE
+    )
+    await _audit(
+        session,
+        AuditAction.crisis_plan_access_history,
+        principal,
+        plan,
+        {"notification_ids": [str(row.id) for row in rows]},
+    )
+    names = {org.code: org.name for org in partnership.organisations}
+    return [
+        CrisisPlanAccess(
+            accessed_at=row.created_at,
+            actor=NotificationActor(
+                name=row.actor_name,
+                role=Role(row.actor_role),
+                organisation_code=row.actor_organisation_code,
+                organisation_name=names.get(row.actor_organisation_code),
+            ),
+            cad_reference=row.cad_reference,
+            purpose=row.purpose,
+            break_glass=row.break_glass,
+        )
+        for row in rows
+    ]
+
+
+async def _own_plan(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[CrisisPlan, str]:
+    """The caller's organisation's plan; any other organisation's is simply not found."""
+    found = await repository.find_plan(
+        session, plan_id, principal.organisation_code, for_update=for_update
+    )
+    if found is None:
+        raise CrisisPlanNotFound()
+    return found
+
+
+def _require_active(plan: CrisisPlan) -> None:
+    if plan.status == CrisisPlanStatus.withdrawn:
+        raise CrisisPlanWithdrawn(
+            "This crisis plan was withdrawn and is kept for the record; write a new one instead."
+        )
+
+
+def _content(payload: CrisisPlanContent) -> dict[str, Any]:
+    """What the plan's content column holds: the two sections, nothing else of the body."""
+    return payload.model_dump(mode="json", include={"police", "clinical"})
+
+
+def _document(payload: CrisisPlanBase) -> dict[str, Any]:
+    """The snapshot a version keeps: the plan as written, and its status."""
+    snapshot = CrisisPlanSnapshot(
+        police=payload.police,
+        clinical=payload.clinical,
+        review_date=payload.review_date,
+        agreed_with_person=payload.agreed_with_person,
+        status=CrisisPlanStatus.active,
+    )
+    return snapshot.model_dump(mode="json")
+
+
+def _version(
+    plan: CrisisPlan,
+    principal: Principal,
+    kind: CrisisPlanVersionKind,
+    document: dict[str, Any],
+    *,
+    changed: list[str],
+    changed_at: datetime,
+    reason: str | None = None,
+) -> CrisisPlanVersion:
+    return CrisisPlanVersion(
+        plan_id=plan.id,
+        revision=plan.revision,
+        kind=kind,
+        content=document,
+        changed_paths=changed,
+        reason=reason,
+        author_user_id=principal.user_id,
+        author_name=principal.display_name,
+        author_role=principal.role.value,
+        author_organisation_code=principal.organisation_code,
+        changed_at=changed_at,
+    )
+
+
+def _next_version(
+    plan: CrisisPlan,
+    principal: Principal,
+    kind: CrisisPlanVersionKind,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    reason: str | None = None,
+) -> CrisisPlanVersion:
+    """Move the plan to its next revision, and the version that records the change."""
+    plan.revision += 1
+    now = utcnow()
+    version = _version(
+        plan,
+        principal,
+        kind,
+        after,
+        changed=_changed_paths(before, after),
+        changed_at=now,
+        reason=reason,
+    )
+    plan.updated_at = now
+    plan.updated_by = principal.user_id
+    plan.updated_by_name = principal.display_name
+    return version
+
+
+def _changed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the leaves that differ; list items by index (`clinical.actions.0.when`)."""
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        keys: list[Any] = sorted(set(before) | set(after))
+        pairs = [(key, before.get(key), after.get(key)) for key in keys]
+    elif isinstance(before, list) and isinstance(after, list):
+        pairs = [
+            (index, _at(before, index), _at(after, index))
+            for index in range(max(len(before), len(after)))
+        ]
+    else:
+        return [prefix] if before != after and prefix else []
+    paths: list[str] = []
+    for key, old, new in pairs:
+        paths += _changed_paths(old, new, f"{prefix}.{key}" if prefix else str(key))
+    return paths
+
+
+def _at(items: list[Any], index: int) -> Any:
+    return items[index] if index < len(items) else None
+
+
+async def _audit(
+    session: AsyncSession,
+    action: AuditAction,
+    principal: Principal,
+    plan: CrisisPlan,
+    details: dict[str, Any] | None = None,
+) -> None:
+    # Ids only: an audit event never carries an NHS number or the plan's text.
+    event_details = {
+        "plan_id": str(plan.id),
+        "person_id": str(plan.person_id),
+        "revision": plan.revision,
+    } | (details or {})
+    await record(session, principal_event(action, principal, None, event_details))
+
+
+def _user(user_id: uuid.UUID, name: str) -> PlanUser:
+    return PlanUser(user_id=user_id, name=name)
+
+
+def _review_overdue(plan: CrisisPlan) -> bool:
+    return plan.review_date < utcnow().date()
+
+
+def _read(plan: CrisisPlan, nhs_number: str) -> CrisisPlanRead:
+    content = CrisisPlanContent.model_validate(plan.content)
+    return CrisisPlanRead(
+        id=plan.id,
+        nhs_number=nhs_number,
+        organisation_code=plan.organisation_code,
+        status=plan.status,
+        revision=plan.revision,
+        review_date=plan.review_date,
+        review_overdue=_review_overdue(plan),
+        agreed_with_person=plan.agreed_with_person,
+        police=content.police,
+        clinical=content.clinical,
+        created_by=_user(plan.created_by, plan.created_by_name),
+        updated_by=_user(plan.updated_by, plan.updated_by_name),
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+        withdrawn_at=plan.withdrawn_at,
+        withdrawn_reason=plan.withdrawn_reason,
+    )
+
+
+def _summary(plan: CrisisPlan, nhs_number: str) -> CrisisPlanSummary:
+    return CrisisPlanSummary(
+        id=plan.id,
+        nhs_number=nhs_number,
+        status=plan.status,
+        revision=plan.revision,
+        review_date=plan.review_date,
+        review_overdue=_review_overdue(plan),
+        agreed_with_person=plan.agreed_with_person,
+        updated_by=_user(plan.updated_by, plan.updated_by_name),
+        updated_at=plan.updated_at,
+        withdrawn_at=plan.withdrawn_at,
+    )

@@ -1,0 +1,356 @@
+"""Crisis plans written in this system, on the PRSB crisis care headings.
+
+A plan has a short section written for police (safety alerts, how to approach, who to call) and a
+clinical section for practitioners only. Inputs forbid unknown keys, so who wrote a plan, for which
+organisation, at which revision and in which status is only ever set by the server. Every change
+is a new version with a full snapshot; versions are never updated or deleted.
+"""
+
+import re
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic import Field as PydanticField
+from sqlalchemy import CheckConstraint, Date, Index, String, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from models.base import timestamp, utcnow
+from models.lookup import Alerts
+from models.nhs_number import NhsNumber
+from models.notification import NotificationActor
+from models.partner import ClinicalPlan, CrisisContact
+
+MAX_ACTIONS = 20
+# Separators people write in phone numbers; nothing else is accepted around the digits.
+_PHONE_SEPARATORS = re.compile(r"[ ()-]")
+# 0 and 9 or 10 digits, or +44 and the same number without its leading 0.
+_UK_PHONE = re.compile(r"^(?:0\d{9,10}|\+44[1-9]\d{8,9})$")
+
+
+def _bounded(max_length: int) -> Any:
+    return StringConstraints(min_length=1, max_length=max_length, strip_whitespace=True)
+
+
+Name = Annotated[str, _bounded(200)]
+ShortText = Annotated[str, _bounded(500)]
+Text = Annotated[str, _bounded(2000)]
+
+
+def _uk_phone(value: str) -> str:
+    if not _UK_PHONE.match(_PHONE_SEPARATORS.sub("", value)):
+        # The message never repeats the number.
+        raise ValueError(
+            "is not a UK phone number: 0 and 9 or 10 digits, or +44 and 9 or 10 digits"
+        )
+    return value
+
+
+UkPhone = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=30, strip_whitespace=True),
+    AfterValidator(_uk_phone),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CrisisPlanStatus(StrEnum):
+    active = "active"
+    withdrawn = "withdrawn"
+
+
+class CrisisPlanStatusFilter(StrEnum):
+    """Which plans a listing returns."""
+
+    active = "active"
+    withdrawn = "withdrawn"
+    all = "all"
+
+
+class CrisisPlanVersionKind(StrEnum):
+    created = "created"
+    updated = "updated"
+    withdrawn = "withdrawn"
+
+
+class SharingConsent(StrEnum):
+    given = "given"
+    refused = "refused"
+    not_asked = "not_asked"
+
+
+# The police section: exactly what a crisis flag lookup may show an officer.
+
+
+class PlanSafetyAlerts(Alerts):
+    """The three safety alerts, in the shape the crisis flag lookup shows them to police."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlanCrisisContact(CrisisContact):
+    """NRL contact rules: a UK work number, its hours, and an out-of-hours alternative, all required."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    team: Name
+    phone: UkPhone = PydanticField(description="A UK work number, never a personal one.")
+    hours: ShortText = PydanticField(description="When the number is answered.")
+    out_of_hours: ShortText = PydanticField(
+        description="Who to call when it is not answered, e.g. another number."
+    )
+
+
+class PoliceSection(_Strict):
+    safety_alerts: PlanSafetyAlerts
+    approach_advice: ShortText | None = PydanticField(
+        default=None, description="What helps when approaching the person; no clinical detail."
+    )
+    crisis_contact: PlanCrisisContact
+
+
+# The clinical section: for practitioners only.
+
+
+class InformationSharing(_Strict):
+    consent: SharingConsent
+    reason_without_consent: Text | None = PydanticField(
+        default=None,
+        description="Why information is shared without consent; required unless given.",
+    )
+
+    @model_validator(mode="after")
+    def _reason_unless_given(self) -> Self:
+        if self.consent == SharingConsent.given and self.reason_without_consent is not None:
+            raise ValueError("reason_without_consent is given only when consent was not")
+        if self.consent != SharingConsent.given and self.reason_without_consent is None:
+            raise ValueError("reason_without_consent is required when consent was not given")
+        return self
+
+
+class PlanAction(_Strict):
+    """ "In the event of X, do Y"."""
+
+    when: ShortText
+    action: Text
+
+
+class ClinicalSection(ClinicalPlan):
+    """The fields the crisis flag lookup shows a practitioner, and the rest of the PRSB headings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    triggers: Text | None = None
+    early_signs: Text | None = None
+    what_helps: Text | None = None
+    what_to_avoid: Text | None = None
+    mha_status: ShortText | None = PydanticField(
+        default=None, description="Mental Health Act status, e.g. informal, CTO."
+    )
+    care_coordinator: Name | None = None
+    dependants: Text | None = None
+    access_notes: Text | None = PydanticField(
+        default=None, description="Access to the home: key safe, which door."
+    )
+    safeguarding: Text | None = None
+    information_sharing: InformationSharing
+    actions: list[PlanAction] = PydanticField(default_factory=list, max_length=MAX_ACTIONS)
+
+
+class CrisisPlanContent(_Strict):
+    """What the plan's `content` column holds."""
+
+    police: PoliceSection
+    clinical: ClinicalSection
+
+
+class CrisisPlanBase(CrisisPlanContent):
+    """The plan as its author writes it, without the rules that depend on today's date."""
+
+    review_date: date
+    agreed_with_person: bool = PydanticField(description="The plan was agreed with the person.")
+
+
+class CrisisPlanWrite(CrisisPlanBase):
+    """A full replacement of the plan (PUT, with If-Match)."""
+
+    @field_validator("review_date")
+    @classmethod
+    def _not_past(cls, value: date) -> date:
+        if value < utcnow().date():
+            raise ValueError("is in the past")
+        return value
+
+
+class CrisisPlanCreate(CrisisPlanWrite):
+    nhs_number: NhsNumber = PydanticField(description="Whose plan it is; never in a URL.")
+
+    @field_validator("review_date")
+    @classmethod
+    def _future(cls, value: date) -> date:
+        if value <= utcnow().date():
+            raise ValueError("must be after today")
+        return value
+
+
+class CrisisPlanWithdraw(_Strict):
+    reason: Text = PydanticField(description="Why the plan no longer applies.")
+
+
+class CrisisPlanSearch(_Strict):
+    nhs_number: NhsNumber
+    include_withdrawn: bool = False
+
+
+class CrisisPlanSnapshot(CrisisPlanBase):
+    """The plan as one version left it."""
+
+    status: CrisisPlanStatus
+
+
+class CrisisPlan(SQLModel, table=True):
+    __tablename__ = "crisis_plan"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'withdrawn')", name="status"),
+        CheckConstraint(
+            "(status = 'withdrawn') = (withdrawn_at IS NOT NULL AND withdrawn_reason IS NOT NULL)",
+            name="withdrawn_with_reason",
+        ),
+        # One active plan per person per organisation; withdrawn ones are kept for the record.
+        Index(
+            "uq_crisis_plan_active_person_id_organisation_code",
+            "person_id",
+            "organisation_code",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_crisis_plan_person_id_organisation_code", "person_id", "organisation_code"),
+        Index(
+            "ix_crisis_plan_organisation_code_created_at", "organisation_code", "created_at", "id"
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id")
+    organisation_code: str = Field(max_length=10, foreign_key="organisation.code")
+    status: CrisisPlanStatus = Field(default=CrisisPlanStatus.active, sa_type=String(10))
+    revision: int = Field(default=1)
+    content: dict[str, Any] = Field(sa_type=JSONB)
+    review_date: date = Field(sa_type=Date)
+    agreed_with_person: bool
+    created_by: uuid.UUID = Field(foreign_key="user_account.id")
+    created_by_name: str = Field(max_length=200)
+    updated_by: uuid.UUID = Field(foreign_key="user_account.id")
+    updated_by_name: str = Field(max_length=200)
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
+    withdrawn_at: datetime | None = timestamp(default_now=False, nullable=True)
+    withdrawn_reason: str | None = Field(default=None, max_length=2000)
+
+
+class CrisisPlanVersion(SQLModel, table=True):
+    __tablename__ = "crisis_plan_version"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "revision", name="uq_crisis_plan_version_plan_id_revision"),
+        CheckConstraint("kind IN ('created', 'updated', 'withdrawn')", name="kind"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    plan_id: uuid.UUID = Field(foreign_key="crisis_plan.id")
+    revision: int
+    kind: CrisisPlanVersionKind = Field(sa_type=String(10))
+    content: dict[str, Any] = Field(sa_type=JSONB)
+    changed_paths: list[str] = Field(sa_type=JSONB)
+    reason: str | None = Field(default=None, max_length=2000)
+    # Names as they were at the time: the record shows who it was then, whatever they are called now.
+    author_user_id: uuid.UUID = Field(foreign_key="user_account.id")
+    author_name: str = Field(max_length=200)
+    author_role: str = Field(max_length=30)
+    author_organisation_code: str = Field(max_length=10)
+    changed_at: datetime = timestamp()
+
+
+class PlanUser(BaseModel):
+    user_id: uuid.UUID
+    name: str
+
+
+class PlanAuthor(PlanUser):
+    role: str
+    organisation_code: str
+
+
+class CrisisPlanRead(BaseModel):
+    id: uuid.UUID
+    nhs_number: str
+    organisation_code: str
+    status: CrisisPlanStatus
+    revision: int
+    review_date: date
+    review_overdue: bool = PydanticField(description="The review date has passed.")
+    agreed_with_person: bool
+    police: PoliceSection
+    clinical: ClinicalSection
+    created_by: PlanUser
+    updated_by: PlanUser
+    created_at: datetime
+    updated_at: datetime
+    withdrawn_at: datetime | None
+    withdrawn_reason: str | None
+
+
+class CrisisPlanSummary(BaseModel):
+    """A plan in a listing: enough to find it, no clinical content."""
+
+    id: uuid.UUID
+    nhs_number: str
+    status: CrisisPlanStatus
+    revision: int
+    review_date: date
+    review_overdue: bool
+    agreed_with_person: bool
+    updated_by: PlanUser
+    updated_at: datetime
+    withdrawn_at: datetime | None
+
+
+class CrisisPlanPage(BaseModel):
+    items: list[CrisisPlanSummary]
+    next_cursor: str | None = PydanticField(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class CrisisPlanVersionRead(BaseModel):
+    revision: int
+    kind: CrisisPlanVersionKind
+    changed_paths: list[str] = PydanticField(
+        description="Dotted paths that differ from the previous version; empty for the first."
+    )
+    content: CrisisPlanSnapshot
+    reason: str | None = PydanticField(description="Why it was withdrawn, for a withdrawal.")
+    author: PlanAuthor
+    changed_at: datetime
+
+
+class CrisisPlanAccess(BaseModel):
+    """One access to the person's data the plan's organisation was notified of (CP-IS rule)."""
+
+    accessed_at: datetime
+    actor: NotificationActor
+    cad_reference: str
+    purpose: str
+    break_glass: bool
