@@ -86,7 +86,9 @@ def create_app(
             limits=httpx.Limits(max_connections=10),
         )
         database = build_database(settings)
-        partners = build_partners(partnership.partners, metrics, partner_transport)
+        partners = build_partners(
+            partnership.partners, metrics, settings.partner_transport, partner_transport
+        )
         try:
             async with database.sessionmaker() as session, session.begin():
                 await sync_organisations(session, partnership.organisations)

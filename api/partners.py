@@ -13,6 +13,7 @@ from clients.http import PartnerHttp
 from clients.nrl import NrlClient
 from clients.pds import PdsClient
 from clients.rate import RateLimiter
+from clients.transport import TransportKind, partner_transport
 from models.partner import Partner, PartnerKind
 
 BREAKER_GAUGE = {BreakerState.closed: 0, BreakerState.half_open: 1, BreakerState.open: 2}
@@ -31,7 +32,10 @@ class Partners:
 
 
 def build_partners(
-    partners: list[Partner], metrics: Metrics, transport: httpx.AsyncBaseTransport | None = None
+    partners: list[Partner],
+    metrics: Metrics,
+    transport_kind: TransportKind,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Partners:
     """No I/O here: clients connect on first use. `transport` replaces the network in tests."""
     built = Partners()
@@ -44,14 +48,10 @@ def build_partners(
     for partner in partners:
         client = httpx.AsyncClient(
             base_url=str(partner.base_url),
-            transport=transport,
+            transport=transport or partner_transport(transport_kind, partner.max_concurrency),
             follow_redirects=False,
             trust_env=False,
             timeout=httpx.Timeout(partner.timeout_seconds),
-            limits=httpx.Limits(
-                max_connections=partner.max_concurrency,
-                max_keepalive_connections=partner.max_concurrency,
-            ),
         )
         built.clients.append(client)
         auth = None

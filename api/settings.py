@@ -8,6 +8,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
+from clients.transport import TransportKind
+
 DEMO_PARTNERSHIP_FILE = Path(__file__).parent / "config" / "demo-partnership.yaml"
 
 # Values that appear in examples and must never reach a real deployment.
@@ -68,6 +70,10 @@ class Settings(BaseSettings):
         description="Where development keys are generated and kept.",
     )
     lookup_deadline_seconds: Annotated[float, Field(gt=0.1, le=10)] = 2.0
+    partner_transport: TransportKind = Field(
+        default=TransportKind.aiohttp,
+        description="The connection layer under the partner clients; see bench/README.md.",
+    )
     log_level: str = "INFO"
     docs_enabled: bool = True
 

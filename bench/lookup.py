@@ -7,8 +7,8 @@ lookups/s, p50, p99, and p50 as a multiple of the partner latency (the floor no 
 Then one partner is black-holed (it never answers): the deadline must hold and its breaker open.
 Run once per httpx transport to choose by measurement:
 
-    python bench/lookup.py --transport default
-    python bench/lookup.py --transport aiohttp      # needs: pip install httpx-aiohttp
+    python bench/lookup.py --transport httpx       # httpx's own connection pool
+    python bench/lookup.py --transport aiohttp     # the default: httpx on the aiohttp transport
 """
 
 import argparse
@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.settings import DEMO_PARTNERSHIP_FILE
 from bench.harness import running, summary, timed_concurrently
+from clients.transport import TransportKind
 from tests.factories import incident_payload
 
 PARTNER_LATENCY_MS = 20
@@ -106,14 +107,6 @@ def start_simulator(directory: Path, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the partner simulator did not start")
 
 
-def make_transport(kind: str) -> httpx.AsyncBaseTransport | None:
-    if kind == "default":
-        return None  # each partner's client gets httpx's own pool, sized from the partnership
-    from httpx_aiohttp import AiohttpTransport
-
-    return AiohttpTransport()
-
-
 async def run(transport_kind: str, per_worker: int) -> None:
     with tempfile.TemporaryDirectory(prefix="triage-bench-lookup-") as directory:
         port = free_port()
@@ -137,10 +130,9 @@ async def measure(
     overrides: dict[str, Any] = {
         "partnership_file": partnership(directory, port),
         "lookup_deadline_seconds": DEADLINE_SECONDS,
+        "partner_transport": TransportKind(transport_kind),
     }
-    async with running(
-        pool_size=40, settings_overrides=overrides, partner_transport=make_transport(transport_kind)
-    ) as bench:
+    async with running(pool_size=40, settings_overrides=overrides) as bench:
         opener = await bench.token("officer", "NSP", "street-triage")
         created = await bench.client.post(
             "/v1/incidents", json=incident_payload(), headers={"authorization": f"Bearer {opener}"}
@@ -224,7 +216,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--transport", choices=("default", "aiohttp"), default="default")
+    parser.add_argument(
+        "--transport", choices=[kind.value for kind in TransportKind], default="aiohttp"
+    )
     parser.add_argument(
         "--lookups", type=int, default=40, help="lookups per worker at each concurrency"
     )

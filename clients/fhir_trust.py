@@ -30,6 +30,7 @@ LEVEL_SYSTEM = f"{PROFILE}/CodeSystem/risk-level"
 APPROACH_ADVICE = f"{PROFILE}/StructureDefinition/approach-advice"
 CRISIS_CONTACT = f"{PROFILE}/StructureDefinition/crisis-contact"
 CLINICAL = f"{PROFILE}/StructureDefinition/clinical"
+CLINICAL_TEXT = {name for name in ClinicalPlan.model_fields if name != "actions"}
 CRISIS_PLAN_CATEGORY = "http://snomed.info/sct|736253002"
 MAX_TEXT = 4000
 MAX_APPROACH_ADVICE = 500
@@ -154,7 +155,7 @@ class FhirTrustClient:
             crisis_contact=self._contact(extensions.get(CRISIS_CONTACT)),
             review_date=plan.period.end if plan.period else None,
             last_updated=plan.meta.lastUpdated,
-            clinical=ClinicalPlan(**_parts(extensions.get(CLINICAL))),
+            clinical=_clinical(_parts(extensions.get(CLINICAL))),
         )
 
     def _contact(self, extension: _Extension | None) -> CrisisContact | None:
@@ -165,6 +166,13 @@ class FhirTrustClient:
         if not all(parts.get(name) for name in ("team", "phone", "hours", "out_of_hours")):
             raise PartnerBadResponse(self.name, "incomplete_crisis_contact")
         return CrisisContact(**parts)
+
+
+def _clinical(parts: dict[str, str]) -> ClinicalPlan:
+    """The profile's clinical parts are text; its "in the event of" actions are not mapped."""
+    return ClinicalPlan.model_validate(
+        {name: value for name, value in parts.items() if name in CLINICAL_TEXT}
+    )
 
 
 def _code(concepts: list[CodeableConcept], system: str) -> str | None:

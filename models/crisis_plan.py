@@ -29,7 +29,7 @@ from models.base import timestamp, utcnow
 from models.lookup import Alerts
 from models.nhs_number import NhsNumber
 from models.notification import NotificationActor
-from models.partner import ClinicalPlan, CrisisContact
+from models.partner import ClinicalPlan, CrisisAction, CrisisContact
 
 MAX_ACTIONS = 20
 # Separators people write in phone numbers; nothing else is accepted around the digits.
@@ -141,8 +141,10 @@ class InformationSharing(_Strict):
         return self
 
 
-class PlanAction(_Strict):
+class PlanAction(CrisisAction):
     """ "In the event of X, do Y"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     when: ShortText
     action: Text
@@ -167,7 +169,7 @@ class ClinicalSection(ClinicalPlan):
     )
     safeguarding: Text | None = None
     information_sharing: InformationSharing
-    actions: list[PlanAction] = PydanticField(default_factory=list, max_length=MAX_ACTIONS)
+    actions: tuple[PlanAction, ...] = PydanticField(default=(), max_length=MAX_ACTIONS)
 
 
 class CrisisPlanContent(_Strict):

@@ -155,6 +155,15 @@ class CrisisContact(BaseModel):
     out_of_hours: str
 
 
+class CrisisAction(BaseModel):
+    """ "In the event of X, do Y"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    when: str
+    action: str
+
+
 class ClinicalPlan(BaseModel):
     """The crisis plan's clinical content: for practitioners, never for police."""
 
@@ -168,6 +177,8 @@ class ClinicalPlan(BaseModel):
     care_coordinator: str | None = None
     dependants: str | None = None
     access_notes: str | None = None
+    safeguarding: str | None = None
+    actions: tuple[CrisisAction, ...] = ()
 
 
 class TrustCrisisPlan(BaseModel):

@@ -84,6 +84,17 @@ async def plans_for_person(
     return list((await session.exec(statement)).all())
 
 
+async def active_plans_of(session: AsyncSession, person_id: uuid.UUID) -> list[CrisisPlan]:
+    """Every organisation's active plan for the person: the crisis flag lookup's `local` source.
+
+    The one query here that names no organisation: the lookup tells each role only what it may
+    see of a plan, and tells the plan's organisation that it looked."""
+    statement = select(CrisisPlan).where(
+        col(CrisisPlan.person_id) == person_id, col(CrisisPlan.status) == CrisisPlanStatus.active
+    )
+    return list((await session.exec(statement)).all())
+
+
 async def list_plans(
     session: AsyncSession,
     *,

@@ -47,6 +47,7 @@ from models import (
     Role,
     utcnow,
 )
+from models.partner import AlertCategory, SafetyAlert, TrustCrisisPlan, TrustRecord
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
@@ -344,6 +345,33 @@ def _require_active(plan: CrisisPlan) -> None:
         raise CrisisPlanWithdrawn(
             "This crisis plan was withdrawn and is kept for the record; write a new one instead."
         )
+
+
+async def local_records(session: AsyncSession, person_id: uuid.UUID) -> list[TrustRecord]:
+    """Active plans written here, in the shape a trust's FHIR endpoint answers in, so the lookup
+    merges them with the partners' by the same rules. A withdrawn plan is not among them."""
+    return [_as_trust_record(plan) for plan in await repository.active_plans_of(session, person_id)]
+
+
+def _as_trust_record(plan: CrisisPlan) -> TrustRecord:
+    content = CrisisPlanContent.model_validate(plan.content)
+    alerts = content.police.safety_alerts
+    return TrustRecord(
+        organisation_code=plan.organisation_code,
+        known=True,
+        alerts=[
+            SafetyAlert(category=category, level=getattr(alerts, category.value))
+            for category in AlertCategory
+        ],
+        plan=TrustCrisisPlan(
+            custodian_code=plan.organisation_code,
+            approach_advice=content.police.approach_advice,
+            crisis_contact=content.police.crisis_contact,
+            review_date=plan.review_date,
+            last_updated=plan.updated_at,
+            clinical=content.clinical,
+        ),
+    )
 
 
 def _content(payload: CrisisPlanContent) -> dict[str, Any]:

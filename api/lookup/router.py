@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 
 from api.audit.repository import principal_event, record_refusal
 from api.dependencies import ResourcesDep, SessionDep
@@ -33,10 +34,10 @@ async def lookup_crisis_flag(
     principal: CanLookUp,
     session: SessionDep,
     resources: ResourcesDep,
-) -> OfficerFlag | PractitionerFlag:
+) -> JSONResponse:
     """Ask every partner at once, within the deadline; the answer is shaped by the caller's role."""
     try:
-        return await service.lookup(
+        answer = await service.lookup(
             session,
             resources.partnership,
             resources.partners,
@@ -58,3 +59,7 @@ async def lookup_crisis_flag(
             ),
         )
         raise exc from None
+    # Serialised by its own class, whose fields are exactly what the role may see. Left to the
+    # union response model, pydantic would serialise a practitioner's answer as an officer's
+    # whenever a field holds a subclass (a plan written here), silently dropping the clinical part.
+    return JSONResponse(answer.model_dump(mode="json"))

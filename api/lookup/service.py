@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.audit.repository import principal_event
+from api.crisis_plan import service as crisis_plans
 from api.errors import ServiceError
 from api.incident import repository as incident_repository
 from api.incident import service as incidents
@@ -45,6 +46,7 @@ from models.partner import NrlResult, PdsTraceOutcome, PdsVerification, TrustRec
 
 T = TypeVar("T")
 WRITE_RESERVE_SECONDS = 0.25
+LOCAL_SOURCE = "local"
 
 
 class LookupQuotaExceeded(ServiceError):
@@ -152,11 +154,15 @@ async def lookup(
         fan_out = asyncio.ensure_future(_fan_out(partners, nhs_number, request, deadline))
         try:
             person_row = await incident_repository.person_for(session, nhs_number)
+            local, local_report = await _local(session, person_row.id)
         except BaseException:
             fan_out.cancel()
             raise
         person, answers, fanned = await fan_out
-        reports += fanned
+        answers = merge.Answers(
+            nrl=answers.nrl, trusts=[*answers.trusts, *local], unanswered=answers.unanswered
+        )
+        reports += [*fanned, local_report]
         person_id: uuid.UUID | None = person_row.id
     else:
         person_id = None
@@ -204,6 +210,21 @@ async def lookup(
         ]
     await repository.save(session, lookup_row, notifications, event)
     return answer
+
+
+async def _local(
+    session: AsyncSession, person_id: uuid.UUID
+) -> tuple[list[TrustRecord], SourceReport]:
+    """Crisis plans written here: a source like the trusts, read while the partners are asked."""
+    started = time.monotonic()
+    records = await crisis_plans.local_records(session, person_id)
+    report = SourceReport(
+        name=LOCAL_SOURCE,
+        kind=LOCAL_SOURCE,
+        status=SourceStatus.found if records else SourceStatus.not_found,
+        latency_ms=int((time.monotonic() - started) * 1000),
+    )
+    return records, report
 
 
 def _unidentified(identification: Identification) -> Person:

@@ -10,17 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.settings import DEMO_PARTNERSHIP_FILE, Settings
+from api.settings import Settings
 from models import APPLICATION_ROLE
+from tests import lookups
 from tests.audit_trail import events_with
 from tests.conftest import Committing, Exchanger, bearer
 from tests.factories import crisis_plan_payload, in_days, incident_payload, nhs_number
-from tests.partners import PARTNER_CONFIG, FakePartners
+from tests.lookups import with_faked_partners
 from tests.problems import problem, user_id
 
 URL = "/v1/crisis-plans"
@@ -29,23 +29,18 @@ NURSE_NAME = "Test mh_practitioner of RQI"
 REASON = "Discharged from the CMHT; plan no longer applies."
 WITHDRAW = {"reason": REASON}
 
-
-@pytest.fixture
-def partners() -> FakePartners:
-    return FakePartners()
-
-
-@pytest.fixture
-def partner_transport(partners: FakePartners) -> httpx.AsyncBaseTransport:
-    return partners.transport()
+partners = lookups.partners
+partner_transport = lookups.partner_transport
 
 
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The demo partnership with partners faked at the transport, and one rule the demo lacks:
     police forces' practitioners may use crisis planning (the service must still refuse them)."""
-    document = yaml.safe_load(DEMO_PARTNERSHIP_FILE.read_text())
-    document["partners"] = PARTNER_CONFIG
+    return with_faked_partners(settings, tmp_path, _police_practitioners_may_plan)
+
+
+def _police_practitioners_may_plan(document: dict[str, Any]) -> None:
     document["agreement"]["access"].append(
         {
             "organisation_kind": "police_force",
@@ -54,9 +49,6 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
             "data_classes": ["crisis_flag"],
         }
     )
-    path = tmp_path / "partnership.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return settings.model_copy(update={"partnership_file": path})
 
 
 async def nurse(exchanger: Exchanger, org: str = "RQI", **idp_claims: Any) -> str:

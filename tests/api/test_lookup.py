@@ -1,20 +1,19 @@
 """The crisis flag lookup, end to end: real tokens, real database, partners faked at the transport."""
 
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.settings import DEMO_PARTNERSHIP_FILE, Settings
+from api.settings import Settings
+from tests import lookups
 from tests.conftest import Exchanger, bearer
-from tests.factories import incident_payload
-from tests.partners import HOSTS, PARTNER_CONFIG, FakePartners
+from tests.lookups import look_up, scene, with_faked_partners
+from tests.partners import HOSTS, FakePartners
 
 OFFICER_KEYS = {
     "lookup_id",
@@ -40,53 +39,21 @@ CLINICAL_WORDS = (
     "url",
 )
 
-
-@pytest.fixture
-def partners() -> FakePartners:
-    return FakePartners()
+partners = lookups.partners
+partner_transport = lookups.partner_transport
 
 
-@pytest.fixture
-def partner_transport(partners: FakePartners) -> httpx.AsyncBaseTransport:
-    return partners.transport()
-
-
-@pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
-    document = yaml.safe_load(DEMO_PARTNERSHIP_FILE.read_text())
-    document["partners"] = PARTNER_CONFIG
+def _small_quotas(document: dict[str, Any]) -> None:
     document["agreement"]["lookup_quotas"] = {
         "per_user_per_hour": 6,
         "per_organisation_per_day": 1000,
         "people_per_incident": 3,
     }
-    path = tmp_path / "partnership.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return settings.model_copy(update={"partnership_file": path, "lookup_deadline_seconds": 0.8})
 
 
-async def scene(exchanger: Exchanger, trust: str = "RQI") -> uuid.UUID:
-    opener = await exchanger.token("officer", "NSP", "street-triage")
-    response = await exchanger.client.post(
-        "/v1/incidents", json=incident_payload(partner_trust_code=trust), headers=bearer(opener)
-    )
-    assert response.status_code == 201
-    return uuid.UUID(response.json()["id"])
-
-
-async def look_up(
-    exchanger: Exchanger,
-    incident_id: uuid.UUID,
-    body: dict[str, Any],
-    role: str = "officer",
-    org: str = "NSP",
-    **form: Any,
-) -> httpx.Response:
-    purpose = form.pop("purpose", "street-triage")
-    token = await exchanger.token(role, org, purpose, incident_id=incident_id, **form)
-    return await exchanger.client.post(
-        f"/v1/incidents/{incident_id}/flag-lookups", json=body, headers=bearer(token)
-    )
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    return with_faked_partners(settings, tmp_path, _small_quotas, lookup_deadline_seconds=0.8)
 
 
 def statuses(answer: dict[str, Any]) -> dict[str, str]:
@@ -131,6 +98,7 @@ async def test_officer_is_told_what_helps_and_nothing_clinical(
         "nrl": "found",
         "trust-rqi": "found",
         "trust-y05868": "not_found",
+        "local": "not_found",
     }
     # The NHS number travelled to NRL in a body, and to no partner in our logs.
     nrl = next(r for r in partners.requests if r.url.host == "nrl.test")
@@ -240,6 +208,7 @@ async def test_known_to_no_one_is_no(exchanger: Exchanger) -> None:
         "nrl": "not_found",
         "trust-rqi": "not_found",
         "trust-y05868": "not_found",
+        "local": "not_found",
     }
 
 
@@ -276,7 +245,14 @@ async def test_all_partners_down_still_answers(
     answer = response.json()
     assert answer["person"]["identification"] == "unverified"
     assert answer["known_to_services"] == "unknown"
-    assert set(statuses(answer).values()) == {"unavailable"}
+    # Only the plans written here could be read, and there are none.
+    assert statuses(answer) == {
+        "pds": "unavailable",
+        "nrl": "unavailable",
+        "trust-rqi": "unavailable",
+        "trust-y05868": "unavailable",
+        "local": "not_found",
+    }
 
 
 @pytest.mark.parametrize("fault", ["garbage", "oversized"])

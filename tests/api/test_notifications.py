@@ -8,16 +8,16 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.settings import DEMO_PARTNERSHIP_FILE, Settings
+from api.settings import Settings
 from models import APPLICATION_ROLE
-from tests.api.test_lookup import look_up, scene
+from tests import lookups
 from tests.conftest import Exchanger, bearer
 from tests.factories import CAD_REFERENCE
-from tests.partners import NRL_POINTERS, PARTNER_CONFIG, FakePartners
+from tests.lookups import look_up, scene, with_faked_partners
+from tests.partners import NRL_POINTERS
 from tests.problems import problem
 
 KNOWN_TO_RQI = "9000000009"
@@ -37,24 +37,13 @@ ITEM_KEYS = {
 }
 JUSTIFICATION = "Person on the railway bridge; plan held by Northshire trust"
 
-
-@pytest.fixture
-def partners() -> FakePartners:
-    return FakePartners()
-
-
-@pytest.fixture
-def partner_transport(partners: FakePartners) -> httpx.AsyncBaseTransport:
-    return partners.transport()
+partners = lookups.partners
+partner_transport = lookups.partner_transport
 
 
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
-    document = yaml.safe_load(DEMO_PARTNERSHIP_FILE.read_text())
-    document["partners"] = PARTNER_CONFIG
-    path = tmp_path / "partnership.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return settings.model_copy(update={"partnership_file": path})
+    return with_faked_partners(settings, tmp_path)
 
 
 async def looked_up(exchanger: Exchanger, incident_id: uuid.UUID, nhs_number: str) -> None:
