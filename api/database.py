@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+import asyncpg
+import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,3 +47,27 @@ def build_database(settings: Settings) -> Database:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: nothing may lazy-load after the transaction ends.
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+# SQLSTATE classes and codes that mean "the server is not there", not "the request was wrong":
+# connection exceptions, and the server shutting down, starting up or terminating sessions.
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or went away mid-request: a 503, not a 500."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sqlalchemy.exc.TimeoutError):  # no pooled connection in time
+            return True
+        if isinstance(current, OSError | asyncpg.exceptions.ConnectionDoesNotExistError):
+            return True  # refused, reset, or the socket gone; closed in the middle of a statement
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

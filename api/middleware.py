@@ -11,6 +11,7 @@ import uuid
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.database import database_unavailable
 from api.errors import BodyTooLarge, problem_response
 from api.log import request_id_var
 from api.metrics import Metrics
@@ -103,6 +104,17 @@ class RequestContextMiddleware:
     ) -> None:
         if isinstance(exc, BodyTooLarge):
             response = problem_response(413, type_slug="body-too-large", detail=exc.detail)
+        elif database_unavailable(exc):
+            # Nothing was committed: the transaction dies with the connection. Worth a retry.
+            logger.error(
+                "http.database_unavailable", extra={"fields": {"error_type": type(exc).__name__}}
+            )
+            response = problem_response(
+                503,
+                type_slug="database-unavailable",
+                detail="The service cannot reach its database just now; nothing was saved. Try again shortly.",
+                headers={"retry-after": "5"},
+            )
         else:
             logger.error("http.unhandled_exception", exc_info=exc)
             response = problem_response(

@@ -12,7 +12,10 @@ they apply in this order:
 6. `oversized`: answer 200 with a 2 MiB JSON body (its Content-Length says so).
 7. otherwise the partner's real answer.
 
-`drip_bytes_per_second` then applies to whichever answer is sent: the status and headers go at
+`reset` then cuts whichever answer is sent: the status, the headers (with the full length) and
+part of the body go, and the connection is dropped.
+
+`drip_bytes_per_second` applies to whichever answer is sent: the status and headers go at
 once, the body trickles at that rate. Randomness comes from one `random.Random`, seedable, so a run
 with a seed draws the same errors in the same order.
 """
@@ -59,6 +62,10 @@ class PartnerFaults(BaseModel):
     oversized: bool = Field(default=False, description="200 with a 2 MiB JSON body.")
     status: int | None = Field(
         default=None, ge=200, le=599, description="Answer this status with an OperationOutcome."
+    )
+    reset: bool = Field(
+        default=False,
+        description="Start the answer, send part of its body, and drop the connection.",
     )
 
 
@@ -252,6 +259,21 @@ async def _drip(messages: list[Message], send: Send, receive: Receive, rate: int
         gone.cancel()
 
 
+class ConnectionDropped(Exception):
+    """Raised by the `reset` fault after part of an answer: the server drops the connection."""
+
+
+async def _cut_short(messages: list[Message], send: Send) -> None:
+    """Send the start and the first half of the body, then fail, so the server closes the
+    connection with the body unfinished."""
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    for message in messages:
+        if message["type"] == "http.response.start":
+            await send(message)
+    await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+    raise ConnectionDropped
+
+
 class FaultMiddleware:
     """Applies the faults of the partner a request is for; other requests pass untouched."""
 
@@ -275,6 +297,10 @@ class FaultMiddleware:
             return
         canned = canned_response(self.book, faults)
         answer: ASGIApp = self.app if canned is None else canned
+        if faults.reset:
+            recorder = _Recorder()
+            await answer(scope, receive, recorder)
+            await _cut_short(recorder.messages, send)
         if faults.drip_bytes_per_second is None:
             await answer(scope, receive, send)
             return

@@ -62,6 +62,7 @@ async def test_every_simulated_fault_is_a_source_status_within_the_deadline(
             ({"status": 302}, PartnerBadResponse),
             ({"hang": True}, PartnerUnavailable),
             ({"drip_bytes_per_second": 50}, PartnerUnavailable),
+            ({"reset": True}, PartnerUnavailable),
         ):
             assert (await client.put(faults, json=fault)).status_code == 200
             started = time.monotonic()
