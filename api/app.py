@@ -1,5 +1,6 @@
 """`create_app(settings)`: the application, with everything it opens built in the lifespan."""
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,9 @@ from fastapi import FastAPI
 from api.agreement.router import router as agreement_router
 from api.agreement.schemas import AgreementRead
 from api.assessment.router import router as assessment_router
+from api.audit.router import router as audit_router
 from api.crisis_plan.router import router as crisis_plan_router
+from api.dashboard.router import router as dashboard_router
 from api.database import build_database
 from api.errors import install_error_handlers
 from api.health.router import router as health_router
@@ -23,10 +26,12 @@ from api.metrics import build_metrics
 from api.middleware import RequestContextMiddleware
 from api.migration import head_revision
 from api.notification.router import router as notification_router
+from api.openapi import complete_openapi
 from api.organisation.repository import sync_organisations
 from api.outcome.router import router as outcome_router
 from api.partners import build_partners
 from api.partnership import load_partnership
+from api.report.router import router as report_router
 from api.resources import Resources
 from api.settings import Environment, Settings
 from api.token.router import router as token_router
@@ -38,7 +43,7 @@ from auth.keys import load_signing_keys
 logger = logging.getLogger(__name__)
 
 # Routes anyone may call: they disclose nothing, or check credentials in the body themselves.
-PUBLIC_ROUTERS = (health_router, agreement_router, token_router)
+PUBLIC_ROUTERS = (health_router, agreement_router, token_router, dashboard_router)
 # Every route of these declares an `Authorizer` with its scopes; a test checks none is missed.
 PROTECTED_ROUTERS = (
     incident_router,
@@ -47,6 +52,8 @@ PROTECTED_ROUTERS = (
     lookup_router,
     notification_router,
     crisis_plan_router,
+    audit_router,
+    report_router,
 )
 
 
@@ -130,6 +137,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    app.openapi = functools.partial(complete_openapi, app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_exception_handler(IdempotentReplay, replay_response)
     app.add_middleware(

@@ -1,4 +1,5 @@
-"""`triage`: serve the API, migrate the database, run the demo, print the database URL."""
+"""`triage`: serve the API, migrate the database, run the demo, purge past retention, print the
+database URL."""
 
 import argparse
 import json
@@ -11,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
@@ -86,6 +88,37 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--issuer", required=True, help="the identity provider's issuer")
     user.add_argument("--sub", required=True, help="the user's subject at that provider")
     user.set_defaults(handler=_user)
+
+    purge = commands.add_parser(
+        "purge",
+        help="remove incident data past the agreement's retention, keeping de-identified statistics",
+    )
+    purge.add_argument(
+        "--dry-run", action="store_true", help="report what would be removed; change nothing"
+    )
+    purge.add_argument("--json", action="store_true", help="print the counts as JSON")
+    purge.set_defaults(handler=_purge)
+
+    audit = commands.add_parser(
+        "audit", help="the audit trail: verify its hash chain, purge it past retention"
+    )
+    audit_commands = audit.add_subparsers(required=True, metavar="ACTION")
+    verify = audit_commands.add_parser(
+        "verify",
+        help="walk the whole chain; exit 1 at the first changed, missing or re-linked event",
+    )
+    verify.add_argument(
+        "--batch", type=int, default=1000, help="events read per query (default 1000)"
+    )
+    verify.set_defaults(handler=_audit_verify)
+    audit_purge = audit_commands.add_parser(
+        "purge",
+        help="remove audit events past the agreement's audit retention, from the start of the chain",
+    )
+    audit_purge.add_argument(
+        "--dry-run", action="store_true", help="report how many would go; change nothing"
+    )
+    audit_purge.set_defaults(handler=_audit_purge)
 
     sim = commands.add_parser(
         "partner-sim", help="serve simulated NHS partners (PDS, NRL, trusts) for demos and tests"
@@ -293,6 +326,154 @@ def _user(args: argparse.Namespace) -> int:
     if not asyncio.run(change()):
         raise ConfigurationError("no such user has signed in")
     print(f"user {args.action}d")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    """Incident data, then audit events, each past its own retention, in one transaction; as the
+    schema owner (the login in TRIAGE_DATABASE_URL), never the application's role."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    try:
+        partnership = load_partnership(settings.partnership_path)
+    except PartnershipConfigError as exc:
+        raise ConfigurationError(str(exc)) from None
+    database_url = _database_url(settings)
+
+    import asyncio  # noqa: PLC0415
+
+    from api.audit.service import audit_retention_cutoff, purge_audit_events  # noqa: PLC0415
+    from api.database import build_database  # noqa: PLC0415
+    from api.retention.service import (  # noqa: PLC0415
+        RetentionNotAllowed,
+        purge_incident_data,
+    )
+    from models import utcnow  # noqa: PLC0415
+
+    now = utcnow()
+    audit_cutoff = audit_retention_cutoff(partnership, now)
+
+    async def purge() -> dict[str, Any]:
+        database = build_database(
+            settings.model_copy(update={"database_url": SecretStr(database_url)})
+        )
+        try:
+            async with database.sessionmaker() as session:
+                transaction = await session.begin()
+                result = await purge_incident_data(
+                    session, partnership.agreement.retention, now=now
+                )
+                audit_events = await purge_audit_events(session, audit_cutoff, args.dry_run)
+                if args.dry_run:
+                    await transaction.rollback()
+                else:
+                    await transaction.commit()
+                return result.as_dict() | {
+                    "audit_cutoff": audit_cutoff.isoformat(),
+                    "audit_events": audit_events,
+                }
+        finally:
+            await database.dispose()
+
+    try:
+        counts = asyncio.run(purge())
+    except RetentionNotAllowed as exc:
+        raise ConfigurationError(str(exc)) from None
+    counts["dry_run"] = args.dry_run
+    if args.json:
+        print(json.dumps(counts, indent=2))
+        return 0
+    print(_purge_summary(counts))
+    return 0
+
+
+def _purge_summary(counts: dict[str, Any]) -> str:
+    verb = "would be deleted (dry run: nothing changed)" if counts["dry_run"] else "deleted"
+    lines = [
+        f"incidents called before {counts['incident_cutoff']}, "
+        f"access notifications before {counts['notification_cutoff']}",
+        f"held for break-glass review: {counts['incidents_held']}",
+        f"outcome statistics written: {counts['statistics_written']}",
+        f"repeat contacts carried to kept incidents: {counts['prior_contacts_carried']}",
+        f"rows {verb}:",
+        *(f"  {table:<24}{rows:>10}" for table, rows in counts["deleted"].items()),
+        f"  {'audit_event':<24}{counts['audit_events']:>10}"
+        f"  (occurred before {counts['audit_cutoff']})",
+    ]
+    return "\n".join(lines)
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    """As the schema owner, in one read-only snapshot: exit 0 if the chain is whole, 1 if not."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    database_url = _database_url(settings)
+
+    import asyncio  # noqa: PLC0415
+
+    from api.audit.service import ChainReport, verify_chain  # noqa: PLC0415
+    from api.database import build_database  # noqa: PLC0415
+
+    async def verify() -> ChainReport:
+        database = build_database(
+            settings.model_copy(update={"database_url": SecretStr(database_url)})
+        )
+        try:
+            async with database.engine.connect() as connection:
+                snapshot = await connection.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+                async with snapshot.begin():
+                    return await verify_chain(snapshot, batch=max(1, args.batch))
+        finally:
+            await database.dispose()
+
+    report = asyncio.run(verify())
+    start = f" from the purge anchor at seq {report.anchor_seq}" if report.anchor_seq else ""
+    if report.problem is None:
+        print(
+            f"audit chain OK: {report.events} events{start}, head seq {report.head_seq},"
+            f" head hash {report.head_hash}"
+        )
+        return 0
+    print(
+        f"audit chain BROKEN at seq {report.problem.seq}: {report.problem.kind.value}"
+        f" ({report.problem.describe()}); {report.events} events verified before it{start}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _audit_purge(args: argparse.Namespace) -> int:
+    """As the schema owner: the trigger on audit_event lets only this transaction delete."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    try:
+        partnership = load_partnership(settings.partnership_path)
+    except PartnershipConfigError as exc:
+        raise ConfigurationError(str(exc)) from None
+    database_url = _database_url(settings)
+
+    import asyncio  # noqa: PLC0415
+
+    from api.audit.service import audit_retention_cutoff, purge_audit_events  # noqa: PLC0415
+    from api.database import build_database  # noqa: PLC0415
+
+    cutoff = audit_retention_cutoff(partnership)
+
+    async def purge() -> int:
+        database = build_database(
+            settings.model_copy(update={"database_url": SecretStr(database_url)})
+        )
+        try:
+            async with database.engine.begin() as connection:
+                return await purge_audit_events(connection, cutoff, args.dry_run)
+        finally:
+            await database.dispose()
+
+    removed = asyncio.run(purge())
+    verb = "would be removed (dry run: nothing changed)" if args.dry_run else "removed"
+    print(f"audit events that occurred before {cutoff.isoformat()}: {removed} {verb}")
     return 0
 
 

@@ -10,11 +10,12 @@ from typing import Annotated, NoReturn
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.audit.repository import audit_event, record_refusal
 from api.dependencies import ResourcesDep, SessionDep
 from api.errors import ServiceError
-from api.token.repository import token_state
+from api.token.repository import TokenState, token_state
 from auth.access_token import AccessClaims
 from auth.errors import AuthError, InsufficientAccess, InvalidToken
 from auth.policy import may_use_purpose
@@ -58,6 +59,7 @@ class Authorizer:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     ) -> Principal:
         claims: AccessClaims | None = None
+        state: TokenState | None = None
         try:
             if credentials is None or credentials.scheme.lower() != "bearer":
                 raise InvalidToken("token_missing")
@@ -79,7 +81,7 @@ class Authorizer:
             granted = self._granted_scope(claims)
             self._check_incident(request, claims, granted)
         except AuthError as exc:
-            await self._refuse(request, resources, exc, claims)
+            self._refuse(request, session, exc, claims, state)
         return Principal(
             user_id=claims.user_id,
             display_name=state.display_name,
@@ -113,17 +115,23 @@ class Authorizer:
             if not matches:
                 raise InsufficientAccess("incident_mismatch")
 
-    async def _refuse(
-        self, request: Request, resources: ResourcesDep, exc: AuthError, claims: AccessClaims | None
+    def _refuse(
+        self,
+        request: Request,
+        session: AsyncSession,
+        exc: AuthError,
+        claims: AccessClaims | None,
+        state: TokenState | None,
     ) -> NoReturn:
         route = getattr(request.scope.get("route"), "path", None)
-        await record_refusal(
-            resources.database.sessionmaker,
+        record_refusal(
+            session,
             audit_event(
                 AuditAction.access_refuse,
                 AuditOutcome.denied,
                 reason=exc.reason,
                 actor_user_id=claims.user_id if claims else None,
+                actor_name=state.display_name if state else None,
                 actor_role=claims.role.value if claims else None,
                 actor_organisation_code=claims.organisation_code if claims else None,
                 purpose=claims.purpose if claims else None,

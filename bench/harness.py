@@ -31,12 +31,15 @@ class Bench:
     client: httpx.AsyncClient
     settings: Settings
 
-    async def token(self, role: str, org: str, purpose: str, **form: str) -> str:
+    async def token(
+        self, role: str, org: str, purpose: str, *, subject: str | None = None, **form: str
+    ) -> str:
         identity = mint_identity_token(
             self.settings.keys_dir,
             audience=self.settings.token_audience,
             role=role,
             organisation_code=org,
+            subject=subject,
         )
         response = await self.client.post(
             "/v1/token",

@@ -133,18 +133,30 @@ async def measure(
         "partner_transport": TransportKind(transport_kind),
     }
     async with running(pool_size=40, settings_overrides=overrides) as bench:
-        opener = await bench.token("officer", "NSP", "street-triage")
-        created = await bench.client.post(
-            "/v1/incidents", json=incident_payload(), headers={"authorization": f"Bearer {opener}"}
-        )
-        incident_id = created.json()["id"]
-        token = await bench.token("officer", "NSP", "street-triage", incident_id=incident_id)
-        url = f"/v1/incidents/{incident_id}/flag-lookups"
-        headers = {"authorization": f"Bearer {token}"}
+        # One car per worker: its own officer and incident, as at 32 scenes at once. (One
+        # officer's lookups, or one incident's, take turns by design: the quotas depend on it.)
+        cars: list[tuple[str, dict[str, str]]] = []
+        for car in range(32):
+            subject = f"bench-officer-{car}"
+            opener = await bench.token("officer", "NSP", "street-triage", subject=subject)
+            created = await bench.client.post(
+                "/v1/incidents",
+                json=incident_payload(),
+                headers={"authorization": f"Bearer {opener}"},
+            )
+            incident_id = created.json()["id"]
+            token = await bench.token(
+                "officer", "NSP", "street-triage", subject=subject, incident_id=incident_id
+            )
+            cars.append(
+                (f"/v1/incidents/{incident_id}/flag-lookups", {"authorization": f"Bearer {token}"})
+            )
 
         partners = bench.app.state.resources.partners
 
         def worker(index: int) -> Any:
+            url, headers = cars[index]
+
             async def one() -> None:
                 person = PEOPLE[index % len(PEOPLE)]
                 response = await bench.client.post(

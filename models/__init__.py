@@ -14,9 +14,16 @@ from models.assessment import (
     RevisionRead,
     SignatureRead,
 )
-from models.audit import AuditAction, AuditEvent, AuditOutcome
+from models.audit import (
+    GENESIS_HASH,
+    AuditAction,
+    AuditChainAnchor,
+    AuditChainHead,
+    AuditEvent,
+    AuditOutcome,
+)
 from models.base import APPLICATION_ROLE, NAMING_CONVENTION, metadata, utcnow
-from models.break_glass import BreakGlassReview, ReviewStatus
+from models.break_glass import BreakGlassReview, ReviewConclusion, ReviewStatus
 from models.crisis_plan import (
     CrisisPlan,
     CrisisPlanAccess,
@@ -85,10 +92,20 @@ from models.partnership import (
     Scope,
 )
 from models.person import IncidentSubject, Person, SubjectCreate, SubjectRead
+from models.report import (
+    IncidentFact,
+    OutcomeFigures,
+    OutcomeReport,
+    OutcomeStatistic,
+    PurgedPriorContact,
+    ReportGrouping,
+    ReportViewpoint,
+)
 from models.token import IssuedToken, RevokedToken
 
 __all__ = [
     "APPLICATION_ROLE",
+    "GENESIS_HASH",
     "NAMING_CONVENTION",
     "AccessKind",
     "AccessNotification",
@@ -103,6 +120,8 @@ __all__ = [
     "AssessmentWrite",
     "AttendanceReason",
     "AuditAction",
+    "AuditChainAnchor",
+    "AuditChainHead",
     "AuditEvent",
     "AuditOutcome",
     "BreakGlassReview",
@@ -132,6 +151,7 @@ __all__ = [
     "Incident",
     "IncidentBinding",
     "IncidentCreate",
+    "IncidentFact",
     "IncidentOutcome",
     "IncidentPage",
     "IncidentRead",
@@ -152,16 +172,23 @@ __all__ = [
     "OrganisationBase",
     "OrganisationKind",
     "OutcomeCode",
+    "OutcomeFigures",
     "OutcomeRead",
+    "OutcomeReport",
+    "OutcomeStatistic",
     "OutcomeWrite",
     "Partnership",
     "Person",
     "PlaceOfSafety",
     "PlanAuthor",
     "PlanUser",
+    "PurgedPriorContact",
     "Purpose",
     "PurposeOfUse",
+    "ReportGrouping",
+    "ReportViewpoint",
     "Retention",
+    "ReviewConclusion",
     "ReviewStatus",
     "RevisionKind",
     "RevisionRead",

@@ -179,14 +179,16 @@ class IncidentRead(BaseModel):
     arrival_at: datetime | None
     location: Location
     attendance_reason: AttendanceReason
-    attendance_reason_text: str | None
+    attendance_reason_text: str | None = PydanticField(
+        description="Free text: shown to the scene's crew, never to supervisors (null for them)."
+    )
     triage_mode: TriageMode
     opened_by: uuid.UUID
     opened_at: datetime
     closed_at: datetime | None
 
     @classmethod
-    def from_row(cls, incident: Incident) -> "IncidentRead":
+    def from_row(cls, incident: Incident, *, free_text: bool = True) -> "IncidentRead":
         return cls(
             id=incident.id,
             cad_reference=incident.cad_reference,
@@ -201,7 +203,7 @@ class IncidentRead(BaseModel):
                 longitude=incident.location_longitude,
             ),
             attendance_reason=incident.attendance_reason,
-            attendance_reason_text=incident.attendance_reason_text,
+            attendance_reason_text=incident.attendance_reason_text if free_text else None,
             triage_mode=incident.triage_mode,
             opened_by=incident.opened_by,
             opened_at=incident.opened_at,

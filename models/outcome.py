@@ -98,7 +98,9 @@ class OutcomeRead(BaseModel):
     codes: list[OutcomeCode]
     place_of_safety: PlaceOfSafety | None
     conveyance: Conveyance | None
-    referral_notes: str | None
+    referral_notes: str | None = PydanticField(
+        description="Free text: shown to the scene's crew, never to supervisors (null for them)."
+    )
     left_scene_at: datetime | None
     handover_at: datetime | None
     revision: int
@@ -106,6 +108,8 @@ class OutcomeRead(BaseModel):
     recorded_at: datetime
 
     @classmethod
-    def from_row(cls, row: IncidentOutcome) -> "OutcomeRead":
+    def from_row(cls, row: IncidentOutcome, *, free_text: bool = True) -> "OutcomeRead":
         data: dict[str, Any] = row.model_dump()
+        if not free_text:
+            data["referral_notes"] = None
         return cls.model_validate(data)

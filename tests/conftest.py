@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.app import create_app
+from api.audit.repository import write_refusals
 from api.dependencies import get_session
 from api.migration import upgrade_async
 from api.settings import DEMO_PARTNERSHIP_FILE, Environment, Settings, async_database_url
@@ -89,15 +90,15 @@ def app(
     app = create_app(settings, partner_transport=partner_transport)
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
-        async with (
-            AsyncSession(
-                bind=connection,
-                join_transaction_mode="create_savepoint",
-                expire_on_commit=False,
-            ) as session,
-            session.begin(),
-        ):
-            yield session
+        async with AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
+            try:
+                async with session.begin():
+                    yield session
+            finally:
+                # As `get_session` does: refusals outlive the request's (savepoint) transaction.
+                await write_refusals(session)
 
     app.dependency_overrides[get_session] = session_in_test_transaction
     return app

@@ -26,6 +26,8 @@ TITLES = {
     "not-a-crisis-planner": "Not a crisis planner",
     "invalid-cursor": "Invalid cursor",
     "notification-not-found": "Notification not found",
+    "break-glass-review-not-found": "Break-glass review not found",
+    "break-glass-review-completed": "Break-glass review already completed",
 }
 
 

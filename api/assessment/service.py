@@ -22,8 +22,10 @@ from models import (
     AssessmentStatus,
     AssessmentWrite,
     AuditAction,
+    AuditEvent,
     Contributor,
     ContributorRole,
+    DataClass,
     Incident,
     IncidentStatus,
     Partnership,
@@ -67,6 +69,8 @@ class NotAContributor(ServiceError):
     title = "Not a contributor"
 
 
+JOINT_ASSESSMENT = [DataClass.joint_assessment.value]
+
 # Raises 428/412 unless the request's If-Match names the given revision.
 VersionCheck = Callable[[int], None]
 
@@ -76,6 +80,8 @@ class Loaded:
     incident: Incident
     assessment: Assessment
     current: AssessmentRevision
+    # The person the assessment is about, if identified: every audit event names them.
+    person_id: uuid.UUID | None
 
 
 async def _subject_assessment(
@@ -88,12 +94,24 @@ async def _subject_assessment(
 ) -> Loaded:
     """The assessment, with its incident; `for_update` locks both rows for a write."""
     incident = await incidents.read_incident(session, principal, incident_id, for_update=for_update)
-    if await incident_repository.find_subject(session, incident_id, subject_id) is None:
+    subject = await incident_repository.find_subject(session, incident_id, subject_id)
+    if subject is None:
         raise incidents.SubjectNotFound()
     assessment = await repository.find_for_subject(session, subject_id, for_update=for_update)
     if assessment is None:
         raise AssessmentNotFound()
-    return Loaded(incident, assessment, await repository.current_revision(session, assessment))
+    current = await repository.current_revision(session, assessment)
+    return Loaded(incident, assessment, current, subject.person_id)
+
+
+def _read_event(principal: Principal, incident_id: uuid.UUID, loaded: Loaded) -> AuditEvent:
+    return principal_event(
+        AuditAction.assessment_read,
+        principal,
+        incident_id,
+        person_id=loaded.person_id,
+        data_classes=JOINT_ASSESSMENT,
+    )
 
 
 def _require_open(incident: Incident) -> None:
@@ -122,7 +140,8 @@ async def start_assessment(
     payload: AssessmentWrite,
 ) -> AssessmentRead:
     incident = await incidents.writable_incident(session, principal, incident_id)
-    if await incident_repository.find_subject(session, incident_id, subject_id) is None:
+    subject = await incident_repository.find_subject(session, incident_id, subject_id)
+    if subject is None:
         raise incidents.SubjectNotFound()
     if await repository.find_for_subject(session, subject_id) is not None:
         raise AssessmentExists("This subject's assessment exists; change it with PUT and If-Match.")
@@ -143,9 +162,16 @@ async def start_assessment(
     await repository.add(session, revision)
     await record(
         session,
-        principal_event(AuditAction.assessment_write, principal, incident_id, {"revision": 1}),
+        principal_event(
+            AuditAction.assessment_write,
+            principal,
+            incident_id,
+            {"revision": 1},
+            person_id=subject.person_id,
+            data_classes=JOINT_ASSESSMENT,
+        ),
     )
-    return await _read(session, Loaded(incident, assessment, revision))
+    return await _read(session, Loaded(incident, assessment, revision, subject.person_id))
 
 
 async def change_assessment(
@@ -196,9 +222,11 @@ async def change_assessment(
             principal,
             incident_id,
             {"revision": assessment.revision, "kind": revision.kind.value},
+            person_id=loaded.person_id,
+            data_classes=JOINT_ASSESSMENT,
         ),
     )
-    return await _read(session, Loaded(loaded.incident, assessment, revision))
+    return await _read(session, Loaded(loaded.incident, assessment, revision, loaded.person_id))
 
 
 async def sign_assessment(
@@ -246,6 +274,8 @@ async def sign_assessment(
                 "revision": assessment.revision,
                 "locked": assessment.status == AssessmentStatus.locked,
             },
+            person_id=loaded.person_id,
+            data_classes=JOINT_ASSESSMENT,
         ),
     )
     return await _read(session, loaded)
@@ -255,7 +285,7 @@ async def read_assessment(
     session: AsyncSession, principal: Principal, incident_id: uuid.UUID, subject_id: uuid.UUID
 ) -> AssessmentRead:
     loaded = await _subject_assessment(session, principal, incident_id, subject_id)
-    await record(session, principal_event(AuditAction.assessment_read, principal, incident_id))
+    await record(session, _read_event(principal, incident_id, loaded))
     return await _read(session, loaded)
 
 
@@ -265,7 +295,7 @@ async def read_history(
     loaded = await _subject_assessment(session, principal, incident_id, subject_id)
     history = await repository.revisions(session, loaded.assessment.id)
     people = await repository.users(session, {revision.author_id for revision in history})
-    await record(session, principal_event(AuditAction.assessment_read, principal, incident_id))
+    await record(session, _read_event(principal, incident_id, loaded))
     return [
         RevisionRead(
             revision=revision.revision,

@@ -34,14 +34,16 @@ from models import (
 router = APIRouter(prefix="/v1/crisis-plans", tags=["crisis plans"])
 
 
-async def _planner(request: Request, resources: ResourcesDep, principal: Principal) -> Principal:
+async def _planner(
+    request: Request, resources: ResourcesDep, session: SessionDep, principal: Principal
+) -> Principal:
     """The principal, if the agreement lets its organisation and role keep crisis plans; a refusal
     is audited on its own, as the Authorizer's are, since the request's transaction rolls back."""
     try:
         service.require_planner(resources.partnership, principal)
     except service.NotACrisisPlanner:
-        await record_refusal(
-            resources.database.sessionmaker,
+        record_refusal(
+            session,
             principal_event(
                 AuditAction.access_refuse,
                 principal,
@@ -58,17 +60,19 @@ async def _planner(request: Request, resources: ResourcesDep, principal: Princip
 async def _reader(
     request: Request,
     resources: ResourcesDep,
+    session: SessionDep,
     principal: Annotated[Principal, Depends(Authorizer(Scope.crisis_plan_read))],
 ) -> Principal:
-    return await _planner(request, resources, principal)
+    return await _planner(request, resources, session, principal)
 
 
 async def _writer(
     request: Request,
     resources: ResourcesDep,
+    session: SessionDep,
     principal: Annotated[Principal, Depends(Authorizer(Scope.crisis_plan_write))],
 ) -> Principal:
-    return await _planner(request, resources, principal)
+    return await _planner(request, resources, session, principal)
 
 
 CanRead = Annotated[Principal, Depends(_reader)]

@@ -7,13 +7,13 @@ against the revision the writer read, and leaves a full version with the paths i
 """
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.audit.repository import principal_event, record
+from api.audit.repository import people, principal_event, record
 from api.crisis_plan import repository
 from api.errors import ServiceError
 from api.incident.repository import person_for
@@ -53,6 +53,7 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
 # CP-IS: both sides see the last 25 accesses.
 ACCESS_HISTORY_SIZE = 25
+CRISIS_PLAN = [DataClass.crisis_plan_clinical.value]
 
 # Raises 428/412 unless the request's If-Match names the given revision.
 VersionCheck = Callable[[int], None]
@@ -171,11 +172,9 @@ async def search_plans(
             AuditAction.crisis_plan_read,
             principal,
             None,
-            {
-                "search": True,
-                "person_id": str(person.id) if person is not None else None,
-                "plan_ids": [str(plan.id) for plan in plans],
-            },
+            {"search": True, "plan_ids": [str(plan.id) for plan in plans]},
+            person_id=person.id if person is not None else None,
+            data_classes=CRISIS_PLAN if plans else (),
         ),
     )
     return [_read(plan, payload.nhs_number) for plan in plans]
@@ -197,13 +196,16 @@ async def list_plans(
         limit=limit + 1,
     )
     page, next_cursor = page_of(rows, limit, lambda row: (row[0].created_at, row[0].id))
+    person_id, about = people([plan.person_id for plan, _ in page])
     await record(
         session,
         principal_event(
             AuditAction.crisis_plan_read,
             principal,
             None,
-            {"listing": status.value, "plan_ids": [str(plan.id) for plan, _ in page]},
+            {"listing": status.value, "plan_ids": [str(plan.id) for plan, _ in page]} | about,
+            person_id=person_id,
+            data_classes=CRISIS_PLAN if page else (),
         ),
     )
     return CrisisPlanPage(
@@ -309,6 +311,7 @@ async def read_access_history(
         principal,
         plan,
         {"notification_ids": [str(row.id) for row in rows]},
+        data_classes=[DataClass.audit_trail.value],
     )
     names = {org.code: org.name for org in partnership.organisations}
     return [
@@ -471,14 +474,21 @@ async def _audit(
     principal: Principal,
     plan: CrisisPlan,
     details: dict[str, Any] | None = None,
+    data_classes: Sequence[str] = CRISIS_PLAN,
 ) -> None:
     # Ids only: an audit event never carries an NHS number or the plan's text.
-    event_details = {
-        "plan_id": str(plan.id),
-        "person_id": str(plan.person_id),
-        "revision": plan.revision,
-    } | (details or {})
-    await record(session, principal_event(action, principal, None, event_details))
+    event_details = {"plan_id": str(plan.id), "revision": plan.revision} | (details or {})
+    await record(
+        session,
+        principal_event(
+            action,
+            principal,
+            None,
+            event_details,
+            person_id=plan.person_id,
+            data_classes=data_classes,
+        ),
+    )
 
 
 def _user(user_id: uuid.UUID, name: str) -> PlanUser:

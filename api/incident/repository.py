@@ -97,6 +97,15 @@ async def subjects_of(
     return [(subject, nhs) for subject, nhs in (await session.exec(statement)).all()]
 
 
+async def subject_person_ids(session: AsyncSession, incident_id: uuid.UUID) -> list[uuid.UUID]:
+    """The identified people the incident is about, for its audit events."""
+    statement = select(col(IncidentSubject.person_id)).where(
+        col(IncidentSubject.incident_id) == incident_id,
+        col(IncidentSubject.person_id).is_not(None),
+    )
+    return [person_id for person_id in (await session.exec(statement)).all() if person_id]
+
+
 async def find_subject(
     session: AsyncSession, incident_id: uuid.UUID, subject_id: uuid.UUID
 ) -> IncidentSubject | None:

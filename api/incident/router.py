@@ -99,7 +99,11 @@ async def list_incidents(
         cursor=cursor,
         limit=limit,
     )
-    return IncidentPage(items=[IncidentRead.from_row(row) for row in rows], next_cursor=next_cursor)
+    free_text = service.shows_free_text(principal)
+    return IncidentPage(
+        items=[IncidentRead.from_row(row, free_text=free_text) for row in rows],
+        next_cursor=next_cursor,
+    )
 
 
 @router.get(
@@ -111,7 +115,8 @@ async def read_incident(
     incident_id: uuid.UUID, principal: CanRead, session: SessionDep
 ) -> IncidentRead:
     """Read an incident of the caller's organisation, or one naming the caller's trust."""
-    return IncidentRead.from_row(await service.read_incident(session, principal, incident_id))
+    incident = await service.read_incident(session, principal, incident_id)
+    return IncidentRead.from_row(incident, free_text=service.shows_free_text(principal))
 
 
 @router.post(

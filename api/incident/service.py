@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.audit.repository import principal_event, record
+from api.audit.repository import people, principal_event, record
 from api.errors import ServiceError
 from api.incident import repository
 from api.pagination import decode_cursor, page_of
@@ -13,6 +13,7 @@ from api.token.repository import revoke_incident_tokens
 from auth.principal import Principal
 from models import (
     AuditAction,
+    DataClass,
     Incident,
     IncidentCreate,
     IncidentOutcome,
@@ -27,6 +28,7 @@ from models import (
 )
 
 MAX_PAGE_SIZE = 200
+INCIDENT_RECORD = [DataClass.incident_record.value]
 
 
 class IncidentNotFound(ServiceError):
@@ -93,6 +95,12 @@ async def open_incident(
     await repository.add(session, incident)
     await record(session, principal_event(AuditAction.incident_open, principal, incident.id))
     return incident
+
+
+def shows_free_text(principal: Principal) -> bool:
+    """Free text written at the scene may say anything about the person: supervisors, who review
+    with `incident:review`, see the structured record only."""
+    return Scope.incident_review not in principal.scopes
 
 
 async def read_incident(
@@ -164,7 +172,16 @@ async def add_subject(
         added_by=principal.user_id,
     )
     await repository.add(session, subject)
-    await record(session, principal_event(AuditAction.subject_add, principal, incident_id))
+    await record(
+        session,
+        principal_event(
+            AuditAction.subject_add,
+            principal,
+            incident_id,
+            person_id=person_id,
+            data_classes=INCIDENT_RECORD,
+        ),
+    )
     return subject_read(subject, payload.nhs_number)
 
 
@@ -172,10 +189,21 @@ async def list_subjects(
     session: AsyncSession, principal: Principal, incident_id: uuid.UUID
 ) -> list[SubjectRead]:
     await read_incident(session, principal, incident_id)
-    return [
-        subject_read(subject, nhs)
-        for subject, nhs in await repository.subjects_of(session, incident_id)
-    ]
+    subjects = await repository.subjects_of(session, incident_id)
+    # The listing discloses the subjects' NHS numbers: it is recorded like any other read.
+    person_id, about = people([subject.person_id for subject, _ in subjects])
+    await record(
+        session,
+        principal_event(
+            AuditAction.subject_read,
+            principal,
+            incident_id,
+            about,
+            person_id=person_id,
+            data_classes=INCIDENT_RECORD,
+        ),
+    )
+    return [subject_read(subject, nhs) for subject, nhs in subjects]
 
 
 def subject_read(subject: IncidentSubject, nhs_number: str | None) -> SubjectRead:

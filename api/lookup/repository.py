@@ -19,6 +19,21 @@ class QuotaUsage:
     person_seen: bool
 
 
+# Concurrent lookups by one user, or on one incident, take turns from the quota check to the
+# commit: without this, ten lookups sent at once all count the same rows and all pass. Taken in
+# this order only, so two lookups never wait for each other crosswise.
+TAKE_TURNS = text(
+    "SELECT pg_advisory_xact_lock(7301, hashtext(:user_id)),"
+    " pg_advisory_xact_lock(7302, hashtext(:incident_id))"
+)
+
+
+async def take_turns(session: AsyncSession, user_id: uuid.UUID, incident_id: uuid.UUID) -> None:
+    """Hold the user's and the incident's lookup locks until the transaction ends."""
+    connection = await session.connection()
+    await connection.execute(TAKE_TURNS, {"user_id": str(user_id), "incident_id": str(incident_id)})
+
+
 # Written out once rather than built per request: this runs before every lookup. Each count is
 # one index range; none reads the incident's whole history.
 QUOTA_USAGE = text(

@@ -47,8 +47,8 @@ async def lookup_crisis_flag(
             resources.settings.lookup_deadline_seconds,
         )
     except service.LookupQuotaExceeded as exc:
-        await record_refusal(
-            resources.database.sessionmaker,
+        record_refusal(
+            session,
             principal_event(
                 AuditAction.crisis_flag_refuse,
                 principal,

@@ -87,6 +87,7 @@ async def check_quotas(
     """Before any partner is asked: the officer's hour, the organisation's day, and the number of
     different people this incident has looked up (the person already looked up does not count)."""
     quotas = partnership.agreement.lookup_quotas
+    await repository.take_turns(session, principal.user_id, incident_id)
     now = datetime.now(UTC)
     usage = await repository.quota_usage(
         session,
@@ -102,7 +103,12 @@ async def check_quotas(
             "Your lookups this hour are at the agreement's limit.", headers={"Retry-After": "3600"}
         )
     if usage.by_organisation >= quotas.per_organisation_per_day:
-        raise LookupQuotaExceeded("Your organisation's lookups today are at the agreement's limit.")
+        # Not serialised: a force's lookups must not queue behind each other. Concurrent lookups
+        # can pass this limit by at most the number in flight at the moment it is reached.
+        raise LookupQuotaExceeded(
+            "Your organisation's lookups today are at the agreement's limit.",
+            headers={"Retry-After": "3600"},
+        )
     if (
         nhs_number is not None
         and not usage.person_seen
@@ -185,10 +191,11 @@ async def lookup(
         incident_id,
         {
             "lookup_id": str(answer.lookup_id),
-            "person_id": str(person_id) if person_id else None,
-            "data_classes": disclosed,
             "sources": {report.name: report.status.value for report in reports},
         },
+        person_id=person_id,
+        data_classes=disclosed,
+        source_systems=[report.name for report in reports],
     )
     notifications: list[AccessNotification] = []
     if person_id is not None:

@@ -4,10 +4,11 @@ Every listing and every mark is itself audited: the list discloses who was looke
 """
 
 import uuid
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.audit.repository import principal_event, record
+from api.audit.repository import people, principal_event, record
 from api.errors import ServiceError
 from api.notification import repository
 from api.pagination import decode_cursor, page_of
@@ -15,6 +16,7 @@ from auth.principal import Principal
 from models import (
     AccessNotification,
     AuditAction,
+    DataClass,
     NotificationFilter,
     NotificationPage,
     NotificationRead,
@@ -24,6 +26,8 @@ from models import (
 
 DEFAULT_PAGE_SIZE = 25  # CP-IS shows the last 25 accesses
 MAX_PAGE_SIZE = 100
+# A notification says who accessed the person's data: the audit trail, as CP-IS shows it.
+AUDIT_TRAIL = [DataClass.audit_trail.value]
 
 
 class NotificationNotFound(ServiceError):
@@ -51,13 +55,16 @@ async def list_notifications(
     )
     page, next_cursor = page_of(rows, limit, lambda found: (found[0].created_at, found[0].id))
     unread = await repository.count_unread(session, principal.organisation_code)
+    person_id, about = _disclosed([row for row, _ in page])
     await record(
         session,
         principal_event(
             AuditAction.notification_list,
             principal,
             None,
-            {"state": state.value, **_disclosed([row for row, _ in page])},
+            {"state": state.value, **about},
+            person_id=person_id,
+            data_classes=AUDIT_TRAIL if page else (),
         ),
     )
     names = _organisation_names(partnership)
@@ -84,24 +91,26 @@ async def mark_read(
     if found is None:
         raise NotificationNotFound()
     row, nhs = found
+    person_id, about = _disclosed([row])
     await record(
         session,
         principal_event(
             AuditAction.notification_read,
             principal,
             None,
-            {**_disclosed([row]), "newly_read": newly_read},
+            {**about, "newly_read": newly_read},
+            person_id=person_id,
+            data_classes=AUDIT_TRAIL,
         ),
     )
     return _read(row, nhs, _organisation_names(partnership))
 
 
-def _disclosed(rows: list[AccessNotification]) -> dict[str, list[str]]:
-    # Ids only: an audit event never carries an NHS number.
-    return {
-        "notification_ids": [str(row.id) for row in rows],
-        "person_ids": sorted({str(row.person_id) for row in rows}),
-    }
+def _disclosed(rows: list[AccessNotification]) -> tuple[uuid.UUID | None, dict[str, Any]]:
+    """The person the notifications are about (or, for several, none, and their ids in the
+    details), with the notifications' ids. Ids only: an audit event never carries an NHS number."""
+    person_id, about = people([row.person_id for row in rows])
+    return person_id, {"notification_ids": [str(row.id) for row in rows], **about}
 
 
 def _organisation_names(partnership: Partnership) -> dict[str, str]:

@@ -29,15 +29,18 @@ CanWrite = Annotated[Principal, Depends(Authorizer(Scope.incident_write))]
 @router.put(
     "",
     response_model=OutcomeRead,
-    responses=problem_responses(
-        Unauthenticated,
-        Forbidden,
-        IncidentNotFound,
-        IncidentClosed,
-        InvalidIncidentRequest,
-        PreconditionRequired,
-        PreconditionFailed,
-    ),
+    responses={
+        201: {"model": OutcomeRead, "description": "Recorded for the first time"},
+        **problem_responses(
+            Unauthenticated,
+            Forbidden,
+            IncidentNotFound,
+            IncidentClosed,
+            InvalidIncidentRequest,
+            PreconditionRequired,
+            PreconditionFailed,
+        ),
+    },
 )
 async def record_outcome(
     incident_id: uuid.UUID,

@@ -3,15 +3,26 @@
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.audit.repository import principal_event, record
+from api.audit.repository import people, principal_event, record
 from api.errors import ServiceError
+from api.incident import repository as incident_repository
 from api.incident import service as incidents
 from api.incident.service import InvalidIncidentRequest
 from auth.principal import Principal
-from models import AuditAction, Incident, IncidentOutcome, OutcomeRead, OutcomeWrite, utcnow
+from models import (
+    AuditAction,
+    AuditEvent,
+    DataClass,
+    Incident,
+    IncidentOutcome,
+    OutcomeRead,
+    OutcomeWrite,
+    utcnow,
+)
 
 
 class OutcomeNotFound(ServiceError):
@@ -63,8 +74,12 @@ async def record_outcome(
     await session.flush()
     await record(
         session,
-        principal_event(
-            AuditAction.outcome_write, principal, incident_id, {"revision": outcome.revision}
+        await _event(
+            session,
+            AuditAction.outcome_write,
+            principal,
+            incident_id,
+            {"revision": outcome.revision},
         ),
     )
     return OutcomeRead.from_row(outcome), existing is None
@@ -77,5 +92,24 @@ async def read_outcome(
     outcome = await session.get(IncidentOutcome, incident_id)
     if outcome is None:
         raise OutcomeNotFound()
-    await record(session, principal_event(AuditAction.outcome_read, principal, incident_id))
-    return OutcomeRead.from_row(outcome)
+    await record(session, await _event(session, AuditAction.outcome_read, principal, incident_id))
+    return OutcomeRead.from_row(outcome, free_text=incidents.shows_free_text(principal))
+
+
+async def _event(
+    session: AsyncSession,
+    action: AuditAction,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """An outcome is the incident's, so its events are about the people the incident is about."""
+    person_id, about = people(await incident_repository.subject_person_ids(session, incident_id))
+    return principal_event(
+        action,
+        principal,
+        incident_id,
+        (details or {}) | about,
+        person_id=person_id,
+        data_classes=[DataClass.incident_record.value],
+    )

@@ -47,12 +47,13 @@ async def exchange_identity_token(
     except TokenRefused as exc:
         refusal = exc.refusal
         identity = refusal.identity
-        await record_refusal(
-            resources.database.sessionmaker,
+        record_refusal(
+            session,
             audit_event(
                 AuditAction.token_refuse,
                 AuditOutcome.denied,
                 reason=refusal.error.reason,
+                actor_name=identity.display_name if identity else None,
                 actor_role=identity.role.value if identity else None,
                 actor_organisation_code=identity.organisation_code if identity else None,
                 purpose=refusal.purpose if refusal.purpose and len(refusal.purpose) <= 40 else None,

@@ -117,6 +117,7 @@ async def exchange_token(
             action,
             AuditOutcome.success,
             actor_user_id=user.id,
+            actor_name=user.display_name,
             actor_role=identity.role.value,
             actor_organisation_code=identity.organisation_code,
             purpose=grant.purpose.name,

@@ -108,19 +108,22 @@ async def test_officer_is_told_what_helps_and_nothing_clinical(
     event = (
         await connection.execute(
             text(
-                "SELECT details FROM audit_event WHERE action = 'crisis_flag.lookup' AND incident_id = :id"
+                "SELECT person_id, data_classes, source_systems, details FROM audit_event"
+                " WHERE action = 'crisis_flag.lookup' AND incident_id = :id"
             ),
             {"id": incident_id},
         )
-    ).scalar_one()
-    assert event["data_classes"] == [
+    ).one()
+    assert event.person_id is not None
+    assert event.data_classes == [
         "crisis_flag",
         "crisis_plan_exists",
         "safety_alerts",
         "crisis_contact",
         "approach_advice",
     ]
-    assert event["sources"]["trust-rqi"] == "found"
+    assert sorted(event.source_systems) == ["local", "nrl", "pds", "trust-rqi", "trust-y05868"]
+    assert event.details["sources"]["trust-rqi"] == "found"
     notified = (
         await connection.execute(
             text(

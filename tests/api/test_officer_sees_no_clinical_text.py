@@ -69,6 +69,7 @@ PUBLIC_ROUTES = {
     ("POST", "/v1/token"),
     ("POST", "/v1/token/revoke"),
     ("GET", "/.well-known/jwks.json"),
+    ("GET", "/dashboard"),  # a page without data: the report it draws is called with a token
 }
 
 INCIDENT = "/v1/incidents/{incident_id}"
@@ -118,6 +119,15 @@ CALLS = (
     Call("GET", f"{PLAN}/access-history"),
     Call("PUT", PLAN, written(crisis_plan_payload()), if_match='"1"'),
     Call("POST", f"{PLAN}/withdraw", {"reason": "Moved out of the area."}, if_match='"1"'),
+    Call("GET", "/v1/audit-events"),
+    Call("POST", "/v1/subject-access-reports", {"nhs_number": KNOWN_TO_RQI}),
+    Call("GET", "/v1/break-glass-reviews"),
+    Call(
+        "POST",
+        "/v1/break-glass-reviews/{review_id}",
+        {"conclusion": "justified", "finding": "Plan needed at the scene."},
+    ),
+    Call("GET", "/v1/reports/outcomes"),
     Call(*CLOSE),
 )
 # What a token bound to the open incident must read, so the sweep is not all refusals.
@@ -167,6 +177,8 @@ class Scene:
             "subject_id": self.subject_id,
             "plan_id": self.plan_id,
             "notification_id": self.notification_id,
+            # No break-glass happened: the officer is refused before any review is looked up.
+            "review_id": uuid.UUID(int=0),
         }
 
 

@@ -23,8 +23,8 @@ from fastapi import FastAPI
 from jose import jwk, jws
 from jose import jwt as jose_jwt
 from jose.backends.base import Key
-from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -320,8 +320,10 @@ def assert_token_error(response: httpx.Response, error: str) -> dict[str, Any]:
 async def refusal_event(
     connection: AsyncConnection, response: httpx.Response, action: str
 ) -> RowMapping:
-    """The refusal's audit event, found by request id (refusals commit on their own)."""
+    """The refusal's audit event, found by request id (written in a transaction of its own)."""
     request_id = response.headers["x-request-id"]
+    # As the connecting superuser, whatever role the last request left the transaction in.
+    await connection.execute(text("RESET ROLE"))
     rows = (
         (
             await connection.execute(
@@ -364,9 +366,9 @@ def refusal_reasons(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The reasons the `Authorizer` refuses with, in order, as it hands them to the audit trail."""
     reasons: list[str] = []
 
-    async def spy(sessionmaker: async_sessionmaker[AsyncSession], event: AuditEvent) -> None:
+    def spy(session: AsyncSession, event: AuditEvent) -> None:
         reasons.append(event.reason or "")
-        await record_refusal(sessionmaker, event)
+        record_refusal(session, event)
 
     monkeypatch.setattr(security, "record_refusal", spy)
     return reasons

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -718,11 +718,12 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def running_simulator(tmp_path: Path) -> Iterator[str]:
-    """`triage partner-sim` in its own process; its base URL once it answers."""
+@contextmanager
+def simulator_process(directory: Path) -> Iterator[str]:
+    """`triage partner-sim` in its own process, logging into `directory`; its base URL once it
+    answers."""
     port = free_port()
-    log_path = tmp_path / "partner-sim.log"
+    log_path = directory / "partner-sim.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "partner-sim", "--port", str(port)],
@@ -747,6 +748,12 @@ def running_simulator(tmp_path: Path) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def running_simulator(tmp_path: Path) -> Iterator[str]:
+    with simulator_process(tmp_path) as base:
+        yield base
 
 
 async def test_the_simulator_serves_real_http_in_its_own_process(running_simulator: str) -> None:
