@@ -1,6 +1,6 @@
 """A load test: the API as it is deployed, under a realistic mix, for a fixed time.
 
-Real processes: the API (`triage serve`, uvicorn, two workers by default) on an embedded
+Real processes: the API (`triage serve`, uvicorn, one worker as by default) on an embedded
 PostgreSQL of its own, or on TRIAGE_DATABASE_URL; the partner simulator answering in 20 ms per
 partner; and this load generator. Each virtual user is a street triage car or a supervisor:
 
@@ -290,7 +290,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--think", type=float, default=1.0, help="mean think time, seconds")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the API")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn workers of the API (`triage serve`'s default)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="triage-load-") as name:
