@@ -29,7 +29,10 @@ TAKE_TURNS = text(
 
 
 async def take_turns(session: AsyncSession, user_id: uuid.UUID, incident_id: uuid.UUID) -> None:
-    """Hold the user's and the incident's lookup locks until the transaction ends."""
+    """Hold the user's and the incident's lookup locks until the transaction ends.
+
+    A statement of its own, before the counts: a statement's snapshot is taken when it starts, so
+    counts in the same statement as the wait would miss the lookup that was waited for."""
     connection = await session.connection()
     await connection.execute(TAKE_TURNS, {"user_id": str(user_id), "incident_id": str(incident_id)})
 
