@@ -43,6 +43,7 @@ from models.lookup import (
     SourceStatus,
 )
 from models.partner import NrlResult, PdsTraceOutcome, PdsVerification, TrustRecord
+from models.person import Person as PersonRow
 
 T = TypeVar("T")
 WRITE_RESERVE_SECONDS = 0.25
@@ -155,16 +156,22 @@ async def lookup(
 
     answers = merge.Answers(nrl=None, trusts=[], unanswered=0)
     if nhs_number is not None:
-        # The partners are asked while the person's row is found or made: the database round
-        # trips overlap the partners' latency instead of adding to it.
         fan_out = asyncio.ensure_future(_fan_out(partners, nhs_number, request, deadline))
-        try:
-            person_row = await incident_repository.person_for(session, nhs_number)
-            local, local_report = await _local(session, person_row.id)
-        except BaseException:
-            fan_out.cancel()
-            raise
+        person_row, local, local_report = await _while_asked(session, fan_out, nhs_number)
         person, answers, fanned = await fan_out
+        if person.nhs_number is not None and person.nhs_number != nhs_number:
+            # Superseded: record holders file what they know under the current number, so a
+            # "not found" under the old one proves nothing. They are asked again, in the time left.
+            nhs_number = person.nhs_number
+            await check_quotas(session, partnership, principal, incident_id, nhs_number)
+            again = asyncio.ensure_future(
+                asyncio.gather(*_holder_calls(partners, nhs_number, deadline))
+            )
+            person_row, local, local_report = await _while_asked(session, again, nhs_number)
+            holders = list(await again)
+            _, answers = _interpret(holders, nhs_number)
+            fanned = [report for report in fanned if report.kind == "pds"]
+            fanned += [outcome.report for outcome in holders]
         answers = merge.Answers(
             nrl=answers.nrl, trusts=[*answers.trusts, *local], unanswered=answers.unanswered
         )
@@ -217,6 +224,20 @@ async def lookup(
         ]
     await repository.save(session, lookup_row, notifications, event)
     return answer
+
+
+async def _while_asked(
+    session: AsyncSession, asked: asyncio.Future[Any], nhs_number: str
+) -> tuple[PersonRow, list[TrustRecord], SourceReport]:
+    """The person's row and the plans written here, read while the partners are being asked:
+    the database round trips overlap the partners' latency instead of adding to it."""
+    try:
+        person_row = await incident_repository.person_for(session, nhs_number)
+        local, local_report = await _local(session, person_row.id)
+    except BaseException:
+        asked.cancel()
+        raise
+    return person_row, local, local_report
 
 
 async def _local(
@@ -273,13 +294,7 @@ async def _fan_out(
         calls.append(
             _ask(partners.pds.name, "pds", partners.pds.verify(nhs_number, deadline=deadline))
         )
-    if partners.nrl is not None:
-        pointers = partners.nrl.crisis_plan_pointers(nhs_number, deadline=deadline)
-        calls.append(_ask(partners.nrl.name, "nrl", pointers))
-    for trust in partners.trusts:
-        calls.append(
-            _ask(trust.name, "fhir_trust", trust.crisis_record(nhs_number, deadline=deadline))
-        )
+    calls += _holder_calls(partners, nhs_number, deadline)
     outcomes = list(await asyncio.gather(*calls))
     person, answers = _interpret(outcomes, nhs_number)
     if request.demographics is not None:
@@ -290,6 +305,21 @@ async def _fan_out(
             nhs_number=nhs_number,
         )
     return person, answers, [outcome.report for outcome in outcomes]
+
+
+def _holder_calls(
+    partners: Partners, nhs_number: str, deadline: float
+) -> list[Awaitable[_Outcome]]:
+    """The record holders: the National Record Locator and each trust."""
+    calls: list[Awaitable[_Outcome]] = []
+    if partners.nrl is not None:
+        pointers = partners.nrl.crisis_plan_pointers(nhs_number, deadline=deadline)
+        calls.append(_ask(partners.nrl.name, "nrl", pointers))
+    for trust in partners.trusts:
+        calls.append(
+            _ask(trust.name, "fhir_trust", trust.crisis_record(nhs_number, deadline=deadline))
+        )
+    return calls
 
 
 def _interpret(outcomes: list[_Outcome], nhs_number: str) -> tuple[Person, merge.Answers]:

@@ -13,7 +13,7 @@ from api.settings import Settings
 from tests import lookups
 from tests.conftest import Exchanger, bearer
 from tests.lookups import look_up, scene, with_faked_partners
-from tests.partners import HOSTS, FakePartners
+from tests.partners import HOSTS, FakePartners, fhir, fixture
 
 OFFICER_KEYS = {
     "lookup_id",
@@ -361,6 +361,58 @@ async def test_a_traced_person_counts_toward_the_incident_quota_before_any_recor
     # Someone already looked up is not a new person: traced to one of the three, it is answered.
     again = await look_up(exchanger, incident_id, {"nhs_number": "9000000025"})
     assert again.status_code == 200
+
+
+async def test_a_superseded_number_is_looked_up_again_under_the_current_one(
+    exchanger: Exchanger,
+    connection: AsyncConnection,
+    partners: FakePartners,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PDS answers the old number with the record now held under 9000000009 (as it does for a
+    # merged or replaced number); only the current number is known to NRL and the trust.
+    answer_as_pds = partners._pds
+
+    def superseding(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/Patient/9000000017"):
+            return fhir(200, fixture("pds/Patient.json"))
+        return answer_as_pds(request)
+
+    monkeypatch.setattr(partners, "_pds", superseding)
+    incident_id = await scene(exchanger)
+    answer = (await look_up(exchanger, incident_id, {"nhs_number": "9000000017"})).json()
+    assert answer["person"] == {
+        "identification": "verified",
+        "demographics_restricted": False,
+        "nhs_number": "9000000009",
+    }
+    # Not a false "no": what the holders file under the current number is found.
+    assert (answer["known_to_services"], answer["crisis_plan"]) == ("yes", "present")
+    assert statuses(answer) == {
+        "pds": "found",
+        "nrl": "found",
+        "trust-rqi": "found",
+        "trust-y05868": "not_found",
+        "local": "not_found",
+    }
+    trust_numbers = {
+        request.url.params["patient.identifier"].split("|")[1]
+        for request in partners.requests
+        if HOSTS[request.url.host].startswith("trust-")
+    }
+    assert trust_numbers == {"9000000017", "9000000009"}
+    await connection.execute(text("RESET ROLE"))
+    audited = (
+        await connection.execute(
+            text(
+                "SELECT person.nhs_number FROM audit_event JOIN person"
+                " ON person.id = audit_event.person_id"
+                " WHERE action = 'crisis_flag.lookup' AND incident_id = :id"
+            ),
+            {"id": incident_id},
+        )
+    ).scalar_one()
+    assert audited == "9000000009"
 
 
 async def test_only_bound_street_triage_or_break_glass_tokens_may_look_up(
