@@ -36,25 +36,20 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.settings import DEMO_PARTNERSHIP_FILE
-from auth.development import mint_identity_token
 from tests.factories import assessment_content, incident_payload, nhs_number
+from tests.processes import (
+    GENEROUS_QUOTAS,
+    REPO,
+    api_process,
+    exchange_form,
+    free_port,
+    simulated_partnership,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-AUDIENCE = "urn:street-triage:api"
 PARTNER_LATENCY_MS = 20
 TOKEN_REFRESH_SECONDS = 240  # street-triage tokens live 300 s
 SUPERVISOR_SHARE = 0.2
 OPERATIONS = ("lookup", "assessment_write", "report_read", "healthz (baseline)")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
@@ -74,22 +69,6 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, log: Pa
 def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
-
-
-def partnership(directory: Path, simulator: str) -> Path:
-    document = yaml.safe_load(DEMO_PARTNERSHIP_FILE.read_text())
-    for partner in document["partners"]:
-        partner["base_url"] = partner["base_url"].replace("http://127.0.0.1:8900", simulator)
-        partner["rate_limit_per_second"] = 1000
-        partner["max_concurrency"] = 64
-    document["agreement"]["lookup_quotas"] = {
-        "per_user_per_hour": 100_000,
-        "per_organisation_per_day": 1_000_000,
-        "people_per_incident": 10,
-    }
-    path = directory / "partnership.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
 
 
 @dataclass
@@ -123,18 +102,8 @@ class Tokens:
         self.keys_dir = keys_dir
 
     async def get(self, role: str, org: str, purpose: str, **form: str) -> str:
-        identity = mint_identity_token(
-            self.keys_dir, audience=AUDIENCE, role=role, organisation_code=org
-        )
         response = await self.client.post(
-            "/v1/token",
-            data={
-                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-                "subject_token": identity,
-                "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-                "purpose": purpose,
-                **form,
-            },
+            "/v1/token", data=exchange_form(self.keys_dir, role, org, purpose, **form)
         )
         response.raise_for_status()
         token: str = response.json()["access_token"]
@@ -300,7 +269,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="triage-load-") as name:
         directory = Path(name)
-        sim_port, api_port = free_port(), free_port()
+        sim_port = free_port()
         faults = directory / "faults.yaml"
         latency = {"latency_ms": PARTNER_LATENCY_MS}
         faults.write_text(
@@ -322,30 +291,14 @@ def main() -> None:
             dict(os.environ),
             directory / "sim.log",
         )
-        env = os.environ | {
-            "TRIAGE_ENVIRONMENT": "development",
-            "TRIAGE_KEYS_DIR": str(directory / "keys"),
+        partnership = simulated_partnership(
+            directory, f"http://127.0.0.1:{sim_port}", quotas=GENEROUS_QUOTAS, max_concurrency=64
+        )
+        environment = {
             "TRIAGE_PGDATA_DIR": str(directory / "pgdata"),
-            "TRIAGE_PARTNERSHIP_FILE": str(partnership(directory, f"http://127.0.0.1:{sim_port}")),
-            "TRIAGE_LOG_LEVEL": "WARNING",
+            "TRIAGE_PARTNERSHIP_FILE": str(partnership),
             "TRIAGE_DB_POOL_SIZE": "20",
         }
-        api = start(
-            [
-                sys.executable,
-                "-m",
-                "api.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(api_port),
-                "--workers",
-                str(args.workers),
-            ],
-            env,
-            directory / "api.log",
-        )
         try:
             wait_until_up(
                 f"http://127.0.0.1:{sim_port}/_sim/health",
@@ -353,28 +306,18 @@ def main() -> None:
                 "the simulator",
                 directory / "sim.log",
             )
-            wait_until_up(
-                f"http://127.0.0.1:{api_port}/readyz", api, "the API", directory / "api.log"
-            )
-            print(
-                f"load: {args.users} users ({SUPERVISOR_SHARE:.0%} supervisors), think time {args.think} s,"
-                f" API with {args.workers} workers, partners at {PARTNER_LATENCY_MS} ms"
-            )
-            wall = time.monotonic()
-            results = asyncio.run(
-                drive(
-                    f"http://127.0.0.1:{api_port}",
-                    directory / "keys",
-                    args.users,
-                    args.duration,
-                    args.think,
+            with api_process(directory, environment, workers=args.workers) as api:
+                print(
+                    f"load: {args.users} users ({SUPERVISOR_SHARE:.0%} supervisors), think time {args.think} s,"
+                    f" API with {args.workers} workers, partners at {PARTNER_LATENCY_MS} ms"
                 )
-            )
-            met = report(results, time.monotonic() - wall, args.users)
+                wall = time.monotonic()
+                results = asyncio.run(
+                    drive(api.base_url, api.keys_dir, args.users, args.duration, args.think)
+                )
+                met = report(results, time.monotonic() - wall, args.users)
         finally:
-            api.terminate()
             simulator.terminate()
-            api.wait(timeout=30)
             simulator.wait(timeout=10)
     raise SystemExit(0 if met else 1)
 

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from api.settings import DEMO_PARTNERSHIP_FILE, Environment, Settings
 from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from auth.keys import load_signing_keys
 from tests.identity_provider import KeyMaterial
+from tests.processes import free_port
 
 START_TIMEOUT_SECONDS = 60
 
@@ -55,13 +55,6 @@ def key_environment(keys: KeyMaterial) -> dict[str, str]:
         "TRIAGE_SIGNING_KEYS_FILE": str(keys.signing_keys_file),
         "TRIAGE_TRUSTED_ISSUERS": str(keys.trusted_issuers_file),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from api.app import create_app
 from api.migration import upgrade_async
 from api.settings import Settings, async_database_url
-from tests.api.test_cli import free_port
 from tests.api.test_reports import make_quarter
 from tests.api.test_reports import settings as two_forces_settings
 from tests.database import scratch_database
 from tests.identity_provider import IdentityProvider
+from tests.processes import free_port
 from tests.report_data import FREE_TEXT
 
 settings = two_forces_settings

@@ -9,9 +9,7 @@ never hold a lookup past its deadline.
 """
 
 import asyncio
-import os
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -23,17 +21,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import yaml
 
-from api.settings import DEMO_PARTNERSHIP_FILE, libpq_database_url
-from auth.development import mint_identity_token
+from api.settings import libpq_database_url
 from tests.factories import incident_payload
+from tests.processes import GENEROUS_QUOTAS, api_process, exchange_form, simulated_partnership
 from tests.sim import test_simulator
 
 running_simulator = test_simulator.running_simulator
 
-REPO = Path(__file__).resolve().parents[2]
-AUDIENCE = "urn:street-triage:api"
 DEADLINE_SECONDS = 1.5
 KNOWN_TO_RQI = "9000000009"
 
@@ -91,46 +86,13 @@ class Api:
     base_url: str
     keys_dir: Path
     process: subprocess.Popen[bytes]
-    database_url: str
-    log: Path
 
     async def token(self, client: httpx.AsyncClient, role: str, org: str, **form: str) -> str:
-        identity = mint_identity_token(
-            self.keys_dir, audience=AUDIENCE, role=role, organisation_code=org
-        )
-        response = await client.post(
-            "/v1/token",
-            data={
-                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-                "subject_token": identity,
-                "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-                "purpose": "street-triage",
-                **form,
-            },
-        )
+        form_data = exchange_form(self.keys_dir, role, org, "street-triage", **form)
+        response = await client.post("/v1/token", data=form_data)
         assert response.status_code == 200, response.text
         token: str = response.json()["access_token"]
         return token
-
-
-def free_port() -> int:
-    return test_simulator.free_port()
-
-
-def partnership(directory: Path, simulator: str) -> Path:
-    document = yaml.safe_load(DEMO_PARTNERSHIP_FILE.read_text())
-    for partner in document["partners"]:
-        partner["base_url"] = partner["base_url"].replace("http://127.0.0.1:8900", simulator)
-        partner["rate_limit_per_second"] = 1000
-        partner["timeout_seconds"] = 1.0
-    document["agreement"]["lookup_quotas"] = {
-        "per_user_per_hour": 100_000,
-        "per_organisation_per_day": 1_000_000,
-        "people_per_incident": 10,
-    }
-    path = directory / "partnership.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
 
 
 @pytest.fixture
@@ -141,46 +103,18 @@ async def api(own_postgres: OwnPostgres, running_simulator: str) -> AsyncIterato
         await admin.execute('CREATE DATABASE "triage"')
     finally:
         await admin.close()
-    database_url = libpq_database_url(own_postgres.url)
-    env = os.environ | {
-        "TRIAGE_ENVIRONMENT": "development",
-        "TRIAGE_DATABASE_URL": database_url,
-        "TRIAGE_KEYS_DIR": str(directory / "keys"),
-        "TRIAGE_PARTNERSHIP_FILE": str(partnership(directory, running_simulator)),
+    partnership = simulated_partnership(
+        directory, running_simulator, quotas=GENEROUS_QUOTAS, timeout_seconds=1.0
+    )
+    environment = {
+        "TRIAGE_DATABASE_URL": libpq_database_url(own_postgres.url),
+        "TRIAGE_PARTNERSHIP_FILE": str(partnership),
         "TRIAGE_LOOKUP_DEADLINE_SECONDS": str(DEADLINE_SECONDS),
         "TRIAGE_DB_POOL_TIMEOUT_SECONDS": "2",
         "TRIAGE_DB_CONNECT_TIMEOUT_SECONDS": "2",
-        "TRIAGE_LOG_LEVEL": "WARNING",
     }
-    port = free_port()
-    log = directory / "api.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited on
-            [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        give_up = time.monotonic() + 60
-        async with httpx.AsyncClient(base_url=base_url, trust_env=False) as client:
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"the API exited: {log.read_text()}")
-                if time.monotonic() > give_up:
-                    pytest.fail(f"the API did not become ready: {log.read_text()}")
-                try:
-                    if (await client.get("/readyz", timeout=1)).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-        yield Api(base_url, directory / "keys", process, database_url, log)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with api_process(directory, environment) as served:
+        yield Api(served.base_url, served.keys_dir, served.process)
 
 
 @dataclass

@@ -7,11 +7,7 @@ declares for that operation; have the declared content type and conform to the d
 and, if an error, be problem+json. Examples are derandomised, so a failure reproduces.
 """
 
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,19 +16,15 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import yaml
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 from schemathesis.core.result import Ok
 
-from api.settings import DEMO_PARTNERSHIP_FILE
-from auth.development import mint_identity_token
 from tests.database import scratch_database
 from tests.factories import incident_payload
+from tests.processes import api_process, exchange_form, simulated_partnership
 from tests.sim import test_simulator
 
-REPO = Path(__file__).resolve().parents[2]
-AUDIENCE = "urn:street-triage:api"
 EXAMPLES_PER_OPERATION = 12
 CHECKS = [
     checks.not_a_server_error,
@@ -58,25 +50,6 @@ class FuzzedApi:
     callers: list[tuple[dict[str, str], bool]]
 
 
-def _exchange(
-    client: httpx.Client, keys_dir: Path, role: str, org: str, purpose: str, **form: str
-) -> str:
-    identity = mint_identity_token(keys_dir, audience=AUDIENCE, role=role, organisation_code=org)
-    response = client.post(
-        "/v1/token",
-        data={
-            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-            "subject_token": identity,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-            "purpose": purpose,
-            **form,
-        },
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
 @pytest.fixture(scope="module")
 async def fuzz_database(database_server_url: str) -> AsyncIterator[str]:
     async with scratch_database(database_server_url, prefix="triage_fuzz") as url:
@@ -86,62 +59,36 @@ async def fuzz_database(database_server_url: str) -> AsyncIterator[str]:
 @pytest.fixture(scope="module")
 def fuzzed_api(fuzz_database: str, module_simulator: str) -> Iterator[FuzzedApi]:
     directory = Path(tempfile.mkdtemp(prefix="triage-fuzz-"))
-    document = yaml.safe_load(DEMO_PARTNERSHIP_FILE.read_text())
-    for partner in document["partners"]:
-        partner["base_url"] = partner["base_url"].replace("http://127.0.0.1:8900", module_simulator)
-        partner["rate_limit_per_second"] = 1000
-    (directory / "partnership.yaml").write_text(yaml.safe_dump(document))
-    port = test_simulator.free_port()
-    log = directory / "api.log"
-    env = os.environ | {
-        "TRIAGE_ENVIRONMENT": "development",
+    environment = {
         "TRIAGE_DATABASE_URL": fuzz_database,
-        "TRIAGE_KEYS_DIR": str(directory / "keys"),
-        "TRIAGE_PARTNERSHIP_FILE": str(directory / "partnership.yaml"),
+        "TRIAGE_PARTNERSHIP_FILE": str(simulated_partnership(directory, module_simulator)),
         "TRIAGE_LOOKUP_DEADLINE_SECONDS": "1.0",
-        "TRIAGE_LOG_LEVEL": "WARNING",
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+    with (
+        api_process(directory, environment) as served,
+        httpx.Client(base_url=served.base_url, trust_env=False, timeout=10) as client,
+    ):
+
+        def token(role: str, org: str, purpose: str, **form: str) -> str:
+            data = exchange_form(served.keys_dir, role, org, purpose, **form)
+            response = client.post("/v1/token", data=data)
+            assert response.status_code == 200, response.text
+            issued: str = response.json()["access_token"]
+            return issued
+
+        opener = token("officer", "NSP", "street-triage")
+        incident = client.post(
+            "/v1/incidents", json=incident_payload(), headers={"authorization": f"Bearer {opener}"}
         )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        give_up = time.monotonic() + 60
-        with httpx.Client(base_url=base_url, trust_env=False, timeout=10) as client:
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"the API exited: {log.read_text()}")
-                if time.monotonic() > give_up:
-                    pytest.fail(f"the API did not become ready: {log.read_text()}")
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            keys = directory / "keys"
-            opener = _exchange(client, keys, "officer", "NSP", "street-triage")
-            incident = client.post(
-                "/v1/incidents",
-                json=incident_payload(),
-                headers={"authorization": f"Bearer {opener}"},
+        assert incident.status_code == 201, incident.text
+        incident_id = incident.json()["id"]
+        callers = []
+        for role, org, purpose, bound in TOKENS:
+            form = {"incident_id": incident_id} if bound else {}
+            callers.append(
+                ({"authorization": f"Bearer {token(role, org, purpose, **form)}"}, bound)
             )
-            assert incident.status_code == 201, incident.text
-            incident_id = incident.json()["id"]
-            callers = []
-            for role, org, purpose, bound in TOKENS:
-                form = {"incident_id": incident_id} if bound else {}
-                token = _exchange(client, keys, role, org, purpose, **form)
-                callers.append(({"authorization": f"Bearer {token}"}, bound))
-        yield FuzzedApi(base_url, incident_id, callers)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+        yield FuzzedApi(served.base_url, incident_id, callers)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """The partner simulator, driven through the real adapters, and its faults."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ from sim import (
 from sim.faults import OVERSIZED_BYTES, parse_fault_config
 from tests.identity_provider import IdentityProvider
 from tests.partners import fixture, partner_http
+from tests.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 21)
@@ -709,13 +709,6 @@ def test_faults_for_an_unknown_partner_are_refused(
 
 
 # A real process over real HTTP
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
