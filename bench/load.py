@@ -19,9 +19,7 @@ concurrent users.
 
 import argparse
 import asyncio
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,36 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.factories import assessment_content, incident_payload, nhs_number
 from tests.processes import (
     GENEROUS_QUOTAS,
-    REPO,
     api_process,
     exchange_form,
-    free_port,
     simulated_partnership,
+    simulator_process,
 )
 
 PARTNER_LATENCY_MS = 20
 TOKEN_REFRESH_SECONDS = 240  # street-triage tokens live 300 s
 SUPERVISOR_SHARE = 0.2
 OPERATIONS = ("lookup", "assessment_write", "report_read", "healthz (baseline)")
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    give_up = time.monotonic() + 90
-    while time.monotonic() < give_up:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=0.5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{what} did not start:\n{log.read_text()[-3000:]}")
-
-
-def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as output:
-        return subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
 @dataclass
@@ -269,7 +247,6 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="triage-load-") as name:
         directory = Path(name)
-        sim_port = free_port()
         faults = directory / "faults.yaml"
         latency = {"latency_ms": PARTNER_LATENCY_MS}
         faults.write_text(
@@ -277,35 +254,15 @@ def main() -> None:
                 {"pds": latency, "nrl": latency, "trust-RQI": latency, "trust-Y05868": latency}
             )
         )
-        simulator = start(
-            [
-                sys.executable,
-                "-m",
-                "api.cli",
-                "partner-sim",
-                "--port",
-                str(sim_port),
-                "--faults",
-                str(faults),
-            ],
-            dict(os.environ),
-            directory / "sim.log",
-        )
-        partnership = simulated_partnership(
-            directory, f"http://127.0.0.1:{sim_port}", quotas=GENEROUS_QUOTAS, max_concurrency=64
-        )
-        environment = {
-            "TRIAGE_PGDATA_DIR": str(directory / "pgdata"),
-            "TRIAGE_PARTNERSHIP_FILE": str(partnership),
-            "TRIAGE_DB_POOL_SIZE": "20",
-        }
-        try:
-            wait_until_up(
-                f"http://127.0.0.1:{sim_port}/_sim/health",
-                simulator,
-                "the simulator",
-                directory / "sim.log",
+        with simulator_process(directory, faults) as simulator:
+            partnership = simulated_partnership(
+                directory, simulator, quotas=GENEROUS_QUOTAS, max_concurrency=64
             )
+            environment = {
+                "TRIAGE_PGDATA_DIR": str(directory / "pgdata"),
+                "TRIAGE_PARTNERSHIP_FILE": str(partnership),
+                "TRIAGE_DB_POOL_SIZE": "20",
+            }
             with api_process(directory, environment, workers=args.workers) as api:
                 print(
                     f"load: {args.users} users ({SUPERVISOR_SHARE:.0%} supervisors), think time {args.think} s,"
@@ -316,9 +273,6 @@ def main() -> None:
                     drive(api.base_url, api.keys_dir, args.users, args.duration, args.think)
                 )
                 met = report(results, time.monotonic() - wall, args.users)
-        finally:
-            simulator.terminate()
-            simulator.wait(timeout=10)
     raise SystemExit(0 if met else 1)
 
 

@@ -104,19 +104,46 @@ def api_process(
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        give_up = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the API exited:\n{log.read_text()[-3000:]}")
-            if time.monotonic() > give_up:
-                raise RuntimeError(f"the API did not become ready:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=1, trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        wait_until_ready(f"{base_url}/readyz", process, log, "the API", seconds=90)
         yield ApiProcess(base_url, keys_dir, process, log)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def simulator_process(directory: Path, faults: Path | None = None) -> Iterator[str]:
+    """`triage partner-sim` in its own process, with `faults` if given; its base URL once it
+    answers."""
+    port = free_port()
+    log = directory / "partner-sim.log"
+    command = [sys.executable, "-m", "api.cli", "partner-sim", "--port", str(port)]
+    if faults is not None:
+        command += ["--faults", str(faults)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"{base_url}/_sim/health", process, log, "partner-sim", seconds=20)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def wait_until_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, what: str, *, seconds: float
+) -> None:
+    """Until `url` answers 200; RuntimeError with the process's log if it exits or takes too long."""
+    give_up = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > give_up:
+            raise RuntimeError(f"{what} did not become ready:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)

@@ -22,8 +22,7 @@ from schemathesis.core.result import Ok
 
 from tests.database import scratch_database
 from tests.factories import incident_payload
-from tests.processes import api_process, exchange_form, simulated_partnership
-from tests.sim import test_simulator
+from tests.processes import api_process, exchange_form, simulated_partnership, simulator_process
 
 EXAMPLES_PER_OPERATION = 12
 CHECKS = [
@@ -93,7 +92,7 @@ def fuzzed_api(fuzz_database: str, module_simulator: str) -> Iterator[FuzzedApi]
 
 @pytest.fixture(scope="module")
 def module_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with test_simulator.simulator_process(tmp_path_factory.mktemp("sim")) as base:
+    with simulator_process(tmp_path_factory.mktemp("sim")) as base:
         yield base
 
 

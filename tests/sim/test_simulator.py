@@ -1,11 +1,9 @@
 """The partner simulator, driven through the real adapters, and its faults."""
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,7 @@ from sim import (
 from sim.faults import OVERSIZED_BYTES, parse_fault_config
 from tests.identity_provider import IdentityProvider
 from tests.partners import fixture, partner_http
-from tests.processes import free_port
+from tests.processes import simulator_process
 
 REPO = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 21)
@@ -709,38 +707,6 @@ def test_faults_for_an_unknown_partner_are_refused(
 
 
 # A real process over real HTTP
-
-
-@contextmanager
-def simulator_process(directory: Path) -> Iterator[str]:
-    """`triage partner-sim` in its own process, logging into `directory`; its base URL once it
-    answers."""
-    port = free_port()
-    log_path = directory / "partner-sim.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "partner-sim", "--port", str(port)],
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            give_up = time.monotonic() + 20
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"partner-sim exited: {log_path.read_text()}")
-                if time.monotonic() > give_up:
-                    pytest.fail(f"partner-sim did not start: {log_path.read_text()}")
-                try:
-                    if httpx.get(f"{base}/_sim/health", timeout=0.5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
 
 
 @pytest.fixture
