@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.settings import Settings
 from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from tests import lookups
+from tests.api.test_lookup import OFFICER_KEYS
 from tests.conftest import Exchanger, bearer
 from tests.factories import (
     assessment_content,
@@ -44,20 +45,6 @@ partners = lookups.partners
 partner_transport = lookups.partner_transport
 
 KNOWN_TO_RQI = "9000000009"
-OFFICER_KEYS = {
-    "lookup_id",
-    "person",
-    "known_to_services",
-    "crisis_plan",
-    "safety_alerts",
-    "approach_advice",
-    "crisis_contact",
-    "custodian",
-    "last_reviewed",
-    "review_due",
-    "stale",
-    "sources",
-}
 PRACTITIONER_KEYS = OFFICER_KEYS | {"clinical", "documents"}
 # What the faked RQI trust holds in the plan's clinical part.
 RQI_CLINICAL = ("Anniversary of his brother's death", "Informal patient")
