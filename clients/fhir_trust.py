@@ -13,6 +13,7 @@ from pydantic import Field
 from clients.errors import PartnerBadResponse
 from clients.fhir import Bundle, CodeableConcept, Identifier, Lenient, Meta, nhs_number_of, parse
 from clients.http import PartnerHttp
+from models.contact_hours import parse_hours, phone_in
 from models.nhs_number import NHS_NUMBER_SYSTEM
 from models.partner import (
     AlertCategory,
@@ -22,6 +23,7 @@ from models.partner import (
     SafetyAlert,
     TrustCrisisPlan,
     TrustRecord,
+    UnmappedAlert,
 )
 
 PROFILE = "https://fhir.street-triage.nhs.example"
@@ -34,6 +36,13 @@ CLINICAL_TEXT = {name for name in ClinicalPlan.model_fields if name != "actions"
 CRISIS_PLAN_CATEGORY = "http://snomed.info/sct|736253002"
 MAX_TEXT = 4000
 MAX_APPROACH_ADVICE = 500
+# The partnership's risk levels; its "none" is an alert recording no concern: nothing recorded.
+PARTNER_LEVELS = {
+    "none": AlertLevel.not_recorded,
+    "low": AlertLevel.low,
+    "medium": AlertLevel.medium,
+    "high": AlertLevel.high,
+}
 
 
 class _Extension(Lenient):
@@ -92,14 +101,23 @@ class FhirTrustClient:
                 deadline,
             ),
         )
-        alerts = [self._alert(resource, nhs_number) for resource in flags]
+        # The search asked for active flags; one that says otherwise is not counted as active.
+        alerts = [
+            self._alert(resource, nhs_number)
+            for resource in flags
+            if resource.get("status") == "active"
+        ]
+        # A trust that ignores the search's filters must not have another kind of plan, or an
+        # ended one, shown as the crisis plan.
+        plans = [resource for resource in plans if _is_active_crisis_plan(resource)]
         if len(plans) > 1:
             raise PartnerBadResponse(self.name, "several_active_plans")
         plan = self._plan(plans[0], nhs_number) if plans else None
         return TrustRecord(
             organisation_code=self.organisation_code,
             known=bool(alerts) or plan is not None,
-            alerts=[alert for alert in alerts if alert is not None],
+            alerts=[alert for alert in alerts if isinstance(alert, SafetyAlert)],
+            unmapped_alerts=[alert for alert in alerts if isinstance(alert, UnmappedAlert)],
             plan=plan,
         )
 
@@ -121,22 +139,22 @@ class FhirTrustClient:
         if nhs_number_of(self.name, identifiers) != nhs_number:
             raise PartnerBadResponse(self.name, "wrong_subject")
 
-    def _alert(self, resource: dict[str, object], nhs_number: str) -> SafetyAlert | None:
+    def _alert(self, resource: dict[str, object], nhs_number: str) -> SafetyAlert | UnmappedAlert:
+        """An active Flag as a safety alert; one coded outside the partnership's lists (another
+        category, a level we do not know) is kept as unmapped, never dropped."""
         flag = parse(self.name, _Flag, resource, "Flag")
-        category = _code(flag.category, CATEGORY_SYSTEM)
-        if flag.status != "active" or category is None:
-            return None  # inactive, or a flag of another kind (e.g. child protection): not ours
         self._check_subject(flag.subject, nhs_number)
+        category = _code(flag.category, CATEGORY_SYSTEM)
         level = _code([flag.code], LEVEL_SYSTEM)
         try:
-            return SafetyAlert(
-                category=AlertCategory(category.replace("-", "_")),
-                level=AlertLevel(level)
-                if level in {"none", "low", "medium", "high"}
-                else AlertLevel.unknown,
-            )
+            known_category = AlertCategory(category.replace("-", "_")) if category else None
         except ValueError:
-            raise PartnerBadResponse(self.name, "unknown_alert_category") from None
+            known_category = None
+        if known_category is None:
+            return UnmappedAlert()
+        if level not in PARTNER_LEVELS:
+            return UnmappedAlert(category=known_category)
+        return SafetyAlert(category=known_category, level=PARTNER_LEVELS[level])
 
     def _plan(self, resource: dict[str, object], nhs_number: str) -> TrustCrisisPlan:
         plan = parse(self.name, _CarePlan, resource, "CarePlan")
@@ -165,13 +183,40 @@ class FhirTrustClient:
         # The NRL contact rules: without hours or an out-of-hours alternative it is not a contact.
         if not all(parts.get(name) for name in ("team", "phone", "hours", "out_of_hours")):
             raise PartnerBadResponse(self.name, "incomplete_crisis_contact")
-        return CrisisContact(**parts)
+        hours, out_of_hours = parts["hours"], parts["out_of_hours"]
+        return CrisisContact(
+            team=parts["team"],
+            phone=parts["phone"],
+            hours=hours,
+            out_of_hours=out_of_hours,
+            schedule=parse_hours(hours),
+            out_of_hours_phone=phone_in(out_of_hours),
+        )
 
 
 def _clinical(parts: dict[str, str]) -> ClinicalPlan:
     """The profile's clinical parts are text; its "in the event of" actions are not mapped."""
     return ClinicalPlan.model_validate(
         {name: value for name, value in parts.items() if name in CLINICAL_TEXT}
+    )
+
+
+def _is_active_crisis_plan(resource: dict[str, object]) -> bool:
+    system, code = CRISIS_PLAN_CATEGORY.split("|")
+    categories = resource.get("category")
+    return (
+        resource.get("status") == "active"
+        and isinstance(categories, list)
+        and any(
+            isinstance(category, dict)
+            and any(
+                isinstance(coding, dict)
+                and coding.get("system") == system
+                and coding.get("code") == code
+                for coding in category.get("coding", [])
+            )
+            for category in categories
+        )
     )
 
 

@@ -22,7 +22,9 @@ from models.partner import CrisisPlanPointer, NrlResult
 SNOMED = "http://snomed.info/sct"
 CRISIS_PLAN = "736253002"
 CONTACT_DETAILS_FORMAT = "urn:nhs-ic:record-contact"
-NO_RECORD_CODES = frozenset({"NO_RECORD_FOUND", "RESOURCE_NOT_FOUND"})
+# Only NRL's own "no record" code: a gateway's generic RESOURCE_NOT_FOUND (a wrong address, a
+# route that moved) would otherwise read as "nothing held" on every lookup.
+NO_RECORD_CODES = frozenset({"NO_RECORD_FOUND"})
 
 
 class _Reference(Lenient):
@@ -73,6 +75,10 @@ class NrlClient:
         if response.status_code != 200:
             raise PartnerBadResponse(self.name, f"status_{response.status_code}")
         bundle = parse(self.name, Bundle, response.body, "Bundle")
+        # `total` counts matches across all pages: fewer entries than that (a count-only answer,
+        # a first page) would read as "known, no crisis plan" while a plan is registered.
+        if bundle.total is not None and bundle.total > len(bundle.entry):
+            raise PartnerBadResponse(self.name, "incomplete_searchset")
         pointers = [self._pointer(entry.resource, nhs_number) for entry in bundle.entry]
         return NrlResult(
             known=True, pointers=[pointer for pointer in pointers if pointer is not None]

@@ -59,20 +59,24 @@ class PdsClient:
         if response.status_code != 200:
             raise PartnerBadResponse(self.name, f"status_{response.status_code}")
         bundle = parse(self.name, Bundle, body, "Bundle")
-        patients = [
-            entry.resource
-            for entry in bundle.entry
-            if entry.resource.get("resourceType") == "Patient"
+        matches = [
+            entry for entry in bundle.entry if entry.resource.get("resourceType") == "Patient"
         ]
-        if not patients:
+        # `total` counts every match: one entry of two would be read as the only person.
+        if bundle.total is not None and bundle.total > len(matches):
+            raise PartnerBadResponse(self.name, "incomplete_searchset")
+        if not matches:
             return PdsTrace(outcome=PdsTraceOutcome.none)
-        if len(patients) > 1:
+        if len(matches) > 1:
             return PdsTrace(outcome=PdsTraceOutcome.ambiguous)
-        patient = parse(self.name, Patient, patients[0], "Patient")
+        patient = parse(self.name, Patient, matches[0].resource, "Patient")
+        # No score is not a perfect score: an unscored match is only probable.
+        score = matches[0].search.score if matches[0].search is not None else None
         return PdsTrace(
             outcome=PdsTraceOutcome.unique,
             nhs_number=nhs_number_of(self.name, patient.identifier),
             restricted=patient.restricted,
+            score=score,
         )
 
     def _outcome_codes(self, response: PartnerResponse) -> set[str]:

@@ -6,11 +6,10 @@ organisation, at which revision and in which status is only ever set by the serv
 is a new version with a full snapshot; versions are never updated or deleted.
 """
 
-import re
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -26,16 +25,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from models.base import timestamp, utcnow
+from models.contact_hours import ContactHours, is_uk_phone, parse_hours, phone_in
 from models.lookup import Alerts
 from models.nhs_number import NhsNumber
 from models.notification import NotificationActor
-from models.partner import ClinicalPlan, CrisisAction, CrisisContact
+from models.partner import ClinicalPlan, CrisisAction
 
 MAX_ACTIONS = 20
-# Separators people write in phone numbers; nothing else is accepted around the digits.
-_PHONE_SEPARATORS = re.compile(r"[ ()-]")
-# 0 and 9 or 10 digits, or +44 and the same number without its leading 0.
-_UK_PHONE = re.compile(r"^(?:0\d{9,10}|\+44[1-9]\d{8,9})$")
 
 
 def _bounded(max_length: int) -> Any:
@@ -48,7 +44,7 @@ Text = Annotated[str, _bounded(2000)]
 
 
 def _uk_phone(value: str) -> str:
-    if not _UK_PHONE.match(_PHONE_SEPARATORS.sub("", value)):
+    if not is_uk_phone(value):
         # The message never repeats the number.
         raise ValueError(
             "is not a UK phone number: 0 and 9 or 10 digits, or +44 and 9 or 10 digits"
@@ -100,18 +96,35 @@ class PlanSafetyAlerts(Alerts):
 
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_none(cls, data: Any) -> Any:
+        # Plans stored before `none` was renamed read as what it meant: nothing recorded.
+        if isinstance(data, dict):
+            return {
+                key: "not_recorded" if value == "none" else value for key, value in data.items()
+            }
+        return data
 
-class PlanCrisisContact(CrisisContact):
-    """NRL contact rules: a UK work number, its hours, and an out-of-hours alternative, all required."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class PlanOutOfHours(_Strict):
+    """Who to call when the contact's number is not answered."""
+
+    description: ShortText = PydanticField(description="Who they are, e.g. Avonmere crisis line.")
+    phone: UkPhone = PydanticField(description="A UK number answered whenever the team's is not.")
+
+
+class PlanCrisisContact(_Strict):
+    """NRL contact rules: a UK work number, when it is answered, and an out-of-hours alternative,
+    all required, so the lookup can say which number to call at the hour it is asked."""
 
     team: Name
     phone: UkPhone = PydanticField(description="A UK work number, never a personal one.")
-    hours: ShortText = PydanticField(description="When the number is answered.")
-    out_of_hours: ShortText = PydanticField(
-        description="Who to call when it is not answered, e.g. another number."
+    hours: ContactHours = PydanticField(
+        description="When the number is answered, in Europe/London; closed on bank holidays"
+        " unless `open_on_bank_holidays`."
     )
+    out_of_hours: PlanOutOfHours
 
 
 class PoliceSection(_Strict):
@@ -217,9 +230,78 @@ class CrisisPlanSearch(_Strict):
     include_withdrawn: bool = False
 
 
-class CrisisPlanSnapshot(CrisisPlanBase):
+# Reading stored plans. Plans written before hours were structured hold the contact's hours and
+# out-of-hours alternative as words; they are read into today's shape, never rewritten, so the
+# record stays as it was written.
+
+
+class HoursAsWritten(BaseModel):
+    """Hours stored as words that could not be read: when the number is answered is unknown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unknown: Literal[True] = True
+    as_written: str
+
+
+class PlanOutOfHoursRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    description: str
+    phone: str | None = PydanticField(
+        description="Null only for a plan written before the number was required, whose words"
+        " held no single UK number."
+    )
+
+
+class PlanCrisisContactRead(BaseModel):
+    """A plan's crisis contact as stored, in the shape it is written in today."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team: str
+    phone: str
+    hours: ContactHours | HoursAsWritten = PydanticField(
+        description="When the number is answered; `unknown` for a plan written before hours were"
+        " structured whose words could not be read."
+    )
+    out_of_hours: PlanOutOfHoursRead
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_words(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        hours, out_of_hours = data.get("hours"), data.get("out_of_hours")
+        if isinstance(hours, str):
+            schedule = parse_hours(hours)
+            data["hours"] = schedule if schedule is not None else HoursAsWritten(as_written=hours)
+        if isinstance(out_of_hours, str):
+            data["out_of_hours"] = PlanOutOfHoursRead(
+                description=out_of_hours, phone=phone_in(out_of_hours)
+            )
+        return data
+
+
+class PoliceSectionRead(BaseModel):
+    safety_alerts: PlanSafetyAlerts
+    approach_advice: str | None = None
+    crisis_contact: PlanCrisisContactRead
+
+
+class CrisisPlanContentRead(BaseModel):
+    """What a plan's `content` column holds, whenever it was written."""
+
+    police: PoliceSectionRead
+    clinical: ClinicalSection
+
+
+class CrisisPlanSnapshot(CrisisPlanContentRead):
     """The plan as one version left it."""
 
+    review_date: date
+    agreed_with_person: bool
     status: CrisisPlanStatus
 
 
@@ -304,7 +386,7 @@ class CrisisPlanRead(BaseModel):
     review_date: date
     review_overdue: bool = PydanticField(description="The review date has passed.")
     agreed_with_person: bool
-    police: PoliceSection
+    police: PoliceSectionRead
     clinical: ClinicalSection
     created_by: PlanUser
     updated_by: PlanUser

@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 
 from models.base import timestamp
 from models.nhs_number import NhsNumber
-from models.partner import AlertLevel, ClinicalPlan, CrisisContact, Demographics
+from models.partner import AlertCategory, AlertLevel, ClinicalPlan, CrisisContact, Demographics
 
 
 class LookupRequest(BaseModel):
@@ -40,14 +40,29 @@ class SourceStatus(StrEnum):
     error = "error"
 
 
+class NumberUsed(StrEnum):
+    asked = "asked"
+    current = "current"
+
+
 class SourceReport(BaseModel):
     name: str
     kind: str
     status: SourceStatus
     latency_ms: int
+    under: NumberUsed = Field(
+        default=NumberUsed.asked,
+        description=(
+            "Which number the source was asked under: the one asked about, or the current one"
+            " PDS gave when it had been replaced."
+        ),
+    )
 
 
 class Known(StrEnum):
+    """`no` only when the person was positively identified and every record holder answered and
+    holds nothing; `unknown` whenever a holder did not answer or the number was not verified."""
+
     yes = "yes"
     no = "no"
     unknown = "unknown"
@@ -60,23 +75,52 @@ class PlanPresence(StrEnum):
 
 
 class Identification(StrEnum):
+    """How sure the answer is of who the person is.
+
+    - `verified`: PDS confirmed the number (by number, or a trace's single match scoring 1).
+    - `probable`: a trace's single match scored below 1: confirm who the person is.
+    - `unverified`: PDS could not be asked about the number; it passed its check digit only.
+    - `not_found`: PDS does not know the number: check it. Record holders were still asked.
+    - `ambiguous`: a trace matched several people; no one is named.
+    - `not_traced`: a trace could not be made (PDS did not answer, or answered badly).
+    - `no_match`: a trace found no one.
+    """
+
     verified = "verified"
-    unverified = "unverified"  # PDS could not be asked; the NHS number passed its check digit
+    probable = "probable"
+    unverified = "unverified"
     not_found = "not_found"
     ambiguous = "ambiguous"
+    not_traced = "not_traced"
+    no_match = "no_match"
 
 
 class Person(BaseModel):
     identification: Identification
     demographics_restricted: bool = Field(
-        description="The person's demographics are restricted: no address or location is ever shown."
+        description=(
+            "PDS marks the person's demographics restricted: no address or location is ever shown."
+        )
     )
     nhs_number: str | None = Field(
-        description="The number looked up, or the current one if superseded."
+        description="The number the answer is about: the current one if the asked one was superseded."
+    )
+    nhs_number_asked: str | None = Field(
+        description="The number asked about, or found by the trace, before any change."
+    )
+    number_changed: bool = Field(
+        description="PDS says the number asked about was replaced by `nhs_number`."
+    )
+    check: str | None = Field(
+        description="What the officer should check before relying on the answer, in words."
     )
 
 
 class Alerts(BaseModel):
+    """Safety alert levels. `not_recorded` means every source that could hold an alert answered
+    and none recorded one: it is not "no risk". `unknown` means a source that could hold one did
+    not answer, or holds an alert this service cannot read."""
+
     risk_to_self: AlertLevel
     risk_to_others: AlertLevel
     risk_from_others: AlertLevel
@@ -87,20 +131,75 @@ class Custodian(BaseModel):
     name: str | None
 
 
+class CallNowReason(StrEnum):
+    """Why `phone` is the number to call at the moment of the lookup."""
+
+    always_answered = "always_answered"
+    in_hours = "in_hours"
+    out_of_hours = "out_of_hours"
+    hours_unknown = "hours_unknown"
+
+
+class CallNow(BaseModel):
+    """The number to call at the moment of the lookup, in Europe/London. When the hours could
+    not be read, `phone` is None and `numbers` gives both: the officer is told the hours are
+    unknown rather than handed a number that may ring an empty office."""
+
+    phone: str | None
+    reason: CallNowReason
+    numbers: list[str] = Field(description="Every number of the contact, the one to call first.")
+    at: datetime
+
+
+class AnswerContact(CrisisContact):
+    call_now: CallNow
+
+
+class UnreadAlert(BaseModel):
+    """An active alert a custodian holds that this service cannot read: contact them."""
+
+    custodian: Custodian
+    category: AlertCategory | None = Field(
+        description="The category it concerns, if known; None: it could concern any."
+    )
+    message: str
+
+
+class OfficerPlan(BaseModel):
+    """One custodian's crisis plan: the part written for police."""
+
+    custodian: Custodian
+    last_reviewed: datetime | None
+    review_due: date | None
+    stale: bool | None = Field(
+        description="The review date has passed: the plan may be out of date."
+    )
+    approach_advice: str | None
+    crisis_contact: AnswerContact | None
+
+
+class PractitionerPlan(OfficerPlan):
+    clinical: ClinicalPlan | None = Field(
+        description="The plan's clinical content: the practitioner's own trust's, or by break-glass."
+    )
+
+
 class OfficerFlag(BaseModel):
     """What a police officer at the scene is told: no diagnosis, medication or clinical history."""
 
     lookup_id: uuid.UUID
+    looked_up_at: datetime
     person: Person
     known_to_services: Known
     crisis_plan: PlanPresence
     safety_alerts: Alerts
-    approach_advice: str | None = None
-    crisis_contact: CrisisContact | None = None
-    custodian: Custodian | None = None
-    last_reviewed: datetime | None = None
-    review_due: date | None = None
-    stale: bool | None = None
+    unread_alerts: list[UnreadAlert]
+    plans: list[OfficerPlan] = Field(
+        description="Every active crisis plan found, most recently reviewed first."
+    )
+    custodians: list[Custodian] = Field(
+        description="Every organisation found holding a record of the person."
+    )
     sources: list[SourceReport]
 
 
@@ -115,7 +214,9 @@ class DocumentPointer(BaseModel):
 class PractitionerFlag(OfficerFlag):
     """The practitioner's answer adds the plan's content: their own trust's, or any by break-glass."""
 
-    clinical: ClinicalPlan | None = None
+    plans: list[PractitionerPlan] = Field(  # type: ignore[assignment]
+        description="Every active crisis plan found, most recently reviewed first."
+    )
     documents: list[DocumentPointer] = Field(default_factory=list)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
+from models.contact_hours import ContactHours
+
 
 class PartnerKind(StrEnum):
     pds = "pds"
@@ -72,13 +74,16 @@ class PdsTraceOutcome(StrEnum):
 
 
 class PdsTrace(BaseModel):
-    """A demographic trace: only a unique match names anyone."""
+    """A demographic trace: only a unique match names anyone, and only a score of 1 verifies it."""
 
     model_config = ConfigDict(frozen=True)
 
     outcome: PdsTraceOutcome
     nhs_number: str | None = None
     restricted: bool = False
+    score: float | None = Field(
+        default=None, description="PDS's match score, 0 to 1; below 1 is a probable match."
+    )
 
 
 class Demographics(BaseModel):
@@ -128,9 +133,10 @@ class AlertCategory(StrEnum):
 
 
 class AlertLevel(StrEnum):
-    """Ordered: `unknown` sorts above `none` because not knowing is not safe."""
+    """`not_recorded`: every source that could hold an alert answered and none recorded one. It
+    never means "no risk". `unknown`: a source that could hold one did not answer."""
 
-    none = "none"
+    not_recorded = "not_recorded"
     low = "low"
     medium = "medium"
     high = "high"
@@ -145,7 +151,10 @@ class SafetyAlert(BaseModel):
 
 
 class CrisisContact(BaseModel):
-    """NRL contact rules: a work number, its hours, and an out-of-hours alternative."""
+    """NRL contact rules: a work number, its hours, and an out-of-hours alternative.
+
+    `hours` and `out_of_hours` are the words as written; `schedule` is the hours read into days
+    and times (None: they could not be read), `out_of_hours_phone` the alternative's number."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -153,6 +162,8 @@ class CrisisContact(BaseModel):
     phone: str
     hours: str
     out_of_hours: str
+    schedule: ContactHours | None = None
+    out_of_hours_phone: str | None = None
 
 
 class CrisisAction(BaseModel):
@@ -192,6 +203,17 @@ class TrustCrisisPlan(BaseModel):
     clinical: ClinicalPlan = Field(default_factory=ClinicalPlan)
 
 
+class UnmappedAlert(BaseModel):
+    """An active alert the adapter could not read into a category and level: never dropped.
+
+    `category` is set when the category was read and only the level was not; None means the
+    alert could concern any category. Its words are not kept: they may be clinical."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: AlertCategory | None = None
+
+
 class TrustRecord(BaseModel):
     """What one trust holds on a person: active safety alerts and the crisis plan, if any."""
 
@@ -200,4 +222,5 @@ class TrustRecord(BaseModel):
     organisation_code: str
     known: bool
     alerts: list[SafetyAlert] = Field(default_factory=list)
+    unmapped_alerts: list[UnmappedAlert] = Field(default_factory=list)
     plan: TrustCrisisPlan | None = None

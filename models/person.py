@@ -17,6 +17,11 @@ class Person(SQLModel, table=True):
     """An NHS number, once. Everything else refers to the person by this row's id."""
 
     __tablename__ = "person"
+    # The database's own refusal of anything but ten ASCII digits (migration 0008), for writes
+    # that do not come through `NhsNumber`.
+    __table_args__ = (
+        CheckConstraint("nhs_number ~ '^[0-9]{10}$'", name="nhs_number_ascii_digits"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     nhs_number: str = Field(max_length=10, unique=True)

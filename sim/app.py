@@ -235,12 +235,18 @@ async def search_patients(
         birth_date = date.fromisoformat(birthdate.removeprefix("eq"))
     except ValueError:
         raise _bad_request("INVALID_SEARCH_DATA", "birthdate must be eqYYYY-MM-DD") from None
-    found = [
-        people.BY_NHS_NUMBER[number] for number in people.trace(family, given, birth_date, postcode)
-    ]
-    return FhirResponse(
-        fhir.pds_search_bundle(_patient(person, SEARCH_TEMPLATE) for person in found)
-    )
+    rule = people.trace(family, given, birth_date, postcode)
+    if rule is None:
+        return FhirResponse(fhir.pds_search_bundle(()))
+    patients = [_search_match(people.BY_NHS_NUMBER[number]) for number in rule.nhs_numbers]
+    if rule.misreported_as is not None:
+        patients = [fhir.patient_like(patient, rule.misreported_as) for patient in patients]
+    return FhirResponse(fhir.pds_search_bundle(patients, rule.score))
+
+
+def _search_match(person: Person) -> dict[str, Any]:
+    # The published search entry carries an address, which a restricted record must never show.
+    return _patient(person) if person.restricted else _patient(person, SEARCH_TEMPLATE)
 
 
 # NRL

@@ -11,7 +11,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sim import published
-from sim.people import CrisisPlan, SafetyFlag
+from sim.people import (
+    CrisisPlan,
+    ForeignCode,
+    RiskCategory,
+    RiskLevel,
+    SafetyFlag,
+    UnlistedLevel,
+)
 
 JsonObject = dict[str, Any]
 
@@ -119,8 +126,9 @@ def patient_like(
     return patient
 
 
-def pds_search_bundle(patients: Iterable[JsonObject]) -> JsonObject:
-    """A PDS search result shaped like the published PatientSearch.json, one entry per patient."""
+def pds_search_bundle(patients: Iterable[JsonObject], score: float | None = None) -> JsonObject:
+    """A PDS search result shaped like the published PatientSearch.json, one entry per patient,
+    each with `score` as its search.score (None: the published score)."""
     template = published.PATIENT_SEARCH
     template_entry = template["entry"][0]
     bundle = {key: copy.deepcopy(value) for key, value in template.items() if key != "entry"}
@@ -128,6 +136,8 @@ def pds_search_bundle(patients: Iterable[JsonObject]) -> JsonObject:
     for patient in patients:
         entry = copy.deepcopy(template_entry)
         entry["fullUrl"] = template_entry["fullUrl"].rsplit("/", 1)[0] + "/" + patient["id"]
+        if score is not None:
+            entry["search"]["score"] = score
         entry["resource"] = patient
         entries.append(entry)
     bundle["total"] = len(entries)
@@ -153,16 +163,29 @@ def crisis_plan_pointer(nhs_number: str, custodian: str) -> JsonObject:
 # Trust FHIR endpoints
 
 
+def _category_coding(category: RiskCategory | ForeignCode) -> JsonObject:
+    if isinstance(category, ForeignCode):
+        return {"system": category.system, "code": category.code, "display": category.display}
+    return {"system": ALERT_CATEGORY_SYSTEM, "code": category.value}
+
+
+def _flag_code(level: RiskLevel | UnlistedLevel | None, text: str) -> JsonObject:
+    if level is None:
+        return {"text": text}
+    code = level.code if isinstance(level, UnlistedLevel) else level.value
+    return {"coding": [{"system": RISK_LEVEL_SYSTEM, "code": code}], "text": text}
+
+
 def safety_flag(flag: SafetyFlag, nhs_number: str, ods: str) -> JsonObject:
+    """An active Flag in the partnership's profile, or, for a flag coded outside its lists, as the
+    trust's own system writes it."""
+    category = _category_coding(flag.category)
     return {
         "resourceType": "Flag",
-        "id": stable_id("flag", ods, nhs_number, flag.category.value),
+        "id": stable_id("flag", ods, nhs_number, category["code"]),
         "status": "active",
-        "category": [{"coding": [{"system": ALERT_CATEGORY_SYSTEM, "code": flag.category.value}]}],
-        "code": {
-            "coding": [{"system": RISK_LEVEL_SYSTEM, "code": flag.level.value}],
-            "text": flag.text,
-        },
+        "category": [{"coding": [category]}],
+        "code": _flag_code(flag.level, flag.text),
         "subject": {"identifier": nhs_identifier(nhs_number)},
         "period": {"start": flag.since.isoformat()},
         "author": {"identifier": ods_identifier(ods)},

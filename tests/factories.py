@@ -76,6 +76,24 @@ def nhs_number(seed: int) -> str:
         seed += 1
 
 
+def always_open() -> dict[str, Any]:
+    """Contact hours of a 24-hour line, as the API returns them: every field given."""
+    return {"always": True, "periods": [], "open_on_bank_holidays": False}
+
+
+def office_hours(
+    opens: str = "09:00:00", closes: str = "17:00:00", *, bank_holidays: bool = False
+) -> dict[str, Any]:
+    """Monday to Friday, as the API returns them (times with seconds)."""
+    return {
+        "always": False,
+        "periods": [
+            {"days": ["mon", "tue", "wed", "thu", "fri"], "opens": opens, "closes": closes}
+        ],
+        "open_on_bank_holidays": bank_holidays,
+    }
+
+
 def crisis_plan_payload(**overrides: Any) -> dict[str, Any]:
     """A complete plan: every optional field given, so the API returns exactly what was sent."""
     payload: dict[str, Any] = {
@@ -86,14 +104,14 @@ def crisis_plan_payload(**overrides: Any) -> dict[str, Any]:
             "safety_alerts": {
                 "risk_to_self": "high",
                 "risk_to_others": "low",
-                "risk_from_others": "none",
+                "risk_from_others": "not_recorded",
             },
             "approach_advice": "Speak calmly; he responds to his first name, Alan.",
             "crisis_contact": {
                 "team": "Crisis resolution team",
                 "phone": "0113 555 0100",
-                "hours": "24 hours",
-                "out_of_hours": "0800 555 0199",
+                "hours": always_open(),
+                "out_of_hours": {"description": "Avonmere crisis line", "phone": "0800 555 0199"},
             },
         },
         "clinical": {

@@ -107,6 +107,7 @@ def _plan(nhs: str, review: str, advice: str) -> dict[str, Any]:
         "resourceType": "CarePlan",
         "status": "active",
         "intent": "plan",
+        "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "736253002"}]}],
         "meta": {"lastUpdated": "2026-10-01T10:00:00+00:00"},
         "subject": _subject(nhs),
         "period": {"end": review},

@@ -47,7 +47,9 @@ from models import (
     Role,
     utcnow,
 )
-from models.partner import AlertCategory, SafetyAlert, TrustCrisisPlan, TrustRecord
+from models.contact_hours import ContactHours, describe
+from models.crisis_plan import CrisisPlanContentRead, PlanCrisisContactRead
+from models.partner import AlertCategory, CrisisContact, SafetyAlert, TrustCrisisPlan, TrustRecord
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
@@ -357,7 +359,7 @@ async def local_records(session: AsyncSession, person_id: uuid.UUID) -> list[Tru
 
 
 def _as_trust_record(plan: CrisisPlan) -> TrustRecord:
-    content = CrisisPlanContent.model_validate(plan.content)
+    content = CrisisPlanContentRead.model_validate(plan.content)
     alerts = content.police.safety_alerts
     return TrustRecord(
         organisation_code=plan.organisation_code,
@@ -369,11 +371,36 @@ def _as_trust_record(plan: CrisisPlan) -> TrustRecord:
         plan=TrustCrisisPlan(
             custodian_code=plan.organisation_code,
             approach_advice=content.police.approach_advice,
-            crisis_contact=content.police.crisis_contact,
+            crisis_contact=_domain_contact(content.police.crisis_contact),
             review_date=plan.review_date,
             last_updated=plan.updated_at,
             clinical=content.clinical,
         ),
+    )
+
+
+def _domain_contact(contact: PlanCrisisContactRead) -> CrisisContact:
+    """The contact as a trust's endpoint gives one: words for reading, and the schedule and
+    out-of-hours number the lookup picks the number to call now from."""
+    schedule: ContactHours | None
+    if isinstance(contact.hours, ContactHours):
+        schedule, hours = contact.hours, describe(contact.hours)
+    else:
+        schedule, hours = None, contact.hours.as_written
+    out_of_hours = contact.out_of_hours
+    # A plan written before the number was required may already give it in its words.
+    out_of_hours_words = (
+        f"{out_of_hours.description}: {out_of_hours.phone}"
+        if out_of_hours.phone is not None and out_of_hours.phone not in out_of_hours.description
+        else out_of_hours.description
+    )
+    return CrisisContact(
+        team=contact.team,
+        phone=contact.phone,
+        hours=hours,
+        out_of_hours=out_of_hours_words,
+        schedule=schedule,
+        out_of_hours_phone=out_of_hours.phone,
     )
 
 
@@ -384,14 +411,10 @@ def _content(payload: CrisisPlanContent) -> dict[str, Any]:
 
 def _document(payload: CrisisPlanBase) -> dict[str, Any]:
     """The snapshot a version keeps: the plan as written, and its status."""
-    snapshot = CrisisPlanSnapshot(
-        police=payload.police,
-        clinical=payload.clinical,
-        review_date=payload.review_date,
-        agreed_with_person=payload.agreed_with_person,
-        status=CrisisPlanStatus.active,
+    written = payload.model_dump(
+        mode="json", include={"police", "clinical", "review_date", "agreed_with_person"}
     )
-    return snapshot.model_dump(mode="json")
+    return written | {"status": CrisisPlanStatus.active.value}
 
 
 def _version(
@@ -500,7 +523,7 @@ def _review_overdue(plan: CrisisPlan) -> bool:
 
 
 def _read(plan: CrisisPlan, nhs_number: str) -> CrisisPlanRead:
-    content = CrisisPlanContent.model_validate(plan.content)
+    content = CrisisPlanContentRead.model_validate(plan.content)
     return CrisisPlanRead(
         id=plan.id,
         nhs_number=nhs_number,

@@ -59,6 +59,7 @@ async def lookup_crisis_flag(
             ),
         )
         raise exc from None
+    resources.metrics.lookups.labels(answer.known_to_services.value).inc()
     # Serialised by its own class, whose fields are exactly what the role may see. Left to the
     # union response model, pydantic would serialise a practitioner's answer as an officer's
     # whenever a field holds a subclass (a plan written here), silently dropping the clinical part.

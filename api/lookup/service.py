@@ -4,7 +4,7 @@ role only what it may know, audited and notified in the same transaction as it i
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -29,20 +29,37 @@ from models import (
     Role,
     Scope,
 )
+from models.base import utcnow
+from models.contact_hours import LONDON, is_open
 from models.lookup import (
+    AnswerContact,
     Custodian,
     DocumentPointer,
     Identification,
     Known,
     LookupRequest,
+    NumberUsed,
     OfficerFlag,
+    OfficerPlan,
     Person,
     PlanPresence,
     PractitionerFlag,
+    PractitionerPlan,
     SourceReport,
     SourceStatus,
+    UnreadAlert,
 )
-from models.partner import NrlResult, PdsTraceOutcome, PdsVerification, TrustRecord
+from models.partner import (
+    AlertCategory,
+    AlertLevel,
+    ClinicalPlan,
+    Demographics,
+    NrlResult,
+    PdsTraceOutcome,
+    PdsVerification,
+    TrustCrisisPlan,
+    TrustRecord,
+)
 from models.person import Person as PersonRow
 
 T = TypeVar("T")
@@ -139,48 +156,50 @@ async def lookup(
     # answer, not just the partners', arrives within it.
     deadline = started + deadline_seconds - min(WRITE_RESERVE_SECONDS, deadline_seconds / 5)
     reports: list[SourceReport] = []
-    person = Person(
-        identification=Identification.unverified,
-        demographics_restricted=False,
-        nhs_number=request.nhs_number,
-    )
 
     if request.demographics is not None:
-        person, nhs_number, report = await _trace(partners, request, deadline)
+        identity, report = await _trace(partners, request.demographics, deadline)
         if report is not None:
             reports.append(report)
-        if nhs_number is not None:
-            await check_quotas(session, partnership, principal, incident_id, nhs_number)
+        if identity.nhs_number is not None:
+            await check_quotas(session, partnership, principal, incident_id, identity.nhs_number)
     else:
-        nhs_number = request.nhs_number
+        identity = _Identity(Identification.unverified, request.nhs_number)
 
-    answers = merge.Answers(nrl=None, trusts=[], unanswered=0)
-    if nhs_number is not None:
-        fan_out = asyncio.ensure_future(_fan_out(partners, nhs_number, request, deadline))
-        person_row, local, local_report = await _while_asked(session, fan_out, nhs_number)
-        person, answers, fanned = await fan_out
-        if person.nhs_number is not None and person.nhs_number != nhs_number:
-            # Superseded: record holders file what they know under the current number, so a
-            # "not found" under the old one proves nothing. They are asked again, in the time left.
-            nhs_number = person.nhs_number
-            await check_quotas(session, partnership, principal, incident_id, nhs_number)
-            again = asyncio.ensure_future(
-                asyncio.gather(*_holder_calls(partners, nhs_number, deadline))
-            )
-            person_row, local, local_report = await _while_asked(session, again, nhs_number)
-            holders = list(await again)
-            _, answers = _interpret(holders, nhs_number)
-            fanned = [report for report in fanned if report.kind == "pds"]
-            fanned += [outcome.report for outcome in holders]
-        answers = merge.Answers(
-            nrl=answers.nrl, trusts=[*answers.trusts, *local], unanswered=answers.unanswered
+    answers = merge.Answers()
+    person_id: uuid.UUID | None = None
+    if identity.nhs_number is not None:
+        asked = identity.nhs_number
+        fan_out = asyncio.ensure_future(
+            _fan_out(partners, asked, request.demographics is None, deadline)
         )
-        reports += [*fanned, local_report]
-        person_id: uuid.UUID | None = person_row.id
-    else:
-        person_id = None
+        person_row, local, local_report = await _while_asked(session, fan_out, asked)
+        verification, holders = await fan_out
+        if verification is not None:
+            reports.append(verification.report)
+            identity = _verified(verification, asked)
+        answers = _interpret(holders) + merge.Answers(asked=True, trusts=tuple(local))
+        reports += [outcome.report for outcome in holders] + [local_report]
+        if identity.nhs_number != asked:
+            # Superseded: holders may file under either number, so a "not found" under the old
+            # one proves nothing. They are asked again under the current one, in the time left,
+            # and what both rounds found is merged.
+            current = identity.nhs_number
+            assert current is not None
+            await check_quotas(session, partnership, principal, incident_id, current)
+            again = asyncio.ensure_future(
+                asyncio.gather(*_holder_calls(partners, current, deadline))
+            )
+            person_row, local, local_report = await _while_asked(session, again, current)
+            holders = list(await again)
+            answers = answers + _interpret(holders) + merge.Answers(asked=True, trusts=tuple(local))
+            for report in [*(outcome.report for outcome in holders), local_report]:
+                report.under = NumberUsed.current
+                reports.append(report)
+        person_id = person_row.id
 
-    known = _known(person, nhs_number, answers)
+    person = _person(identity, request)
+    known = merge.known_to_services(person.identification, answers)
     answer = _project(partnership, principal, person, answers, reports, known)
 
     lookup_row = FlagLookup(
@@ -198,11 +217,12 @@ async def lookup(
         incident_id,
         {
             "lookup_id": str(answer.lookup_id),
-            "sources": {report.name: report.status.value for report in reports},
+            "identification": person.identification.value,
+            "sources": {_source_key(report): report.status.value for report in reports},
         },
         person_id=person_id,
         data_classes=disclosed,
-        source_systems=[report.name for report in reports],
+        source_systems=sorted({report.name for report in reports}),
     )
     notifications: list[AccessNotification] = []
     if person_id is not None:
@@ -220,10 +240,25 @@ async def lookup(
                 purpose=principal.purpose,
                 break_glass=Scope.crisis_plan_break_glass in principal.scopes,
             )
-            for code in sorted(_custodians(answers))
+            for code in merge.custodians(answers)
         ]
     await repository.save(session, lookup_row, notifications, event)
     return answer
+
+
+def _source_key(report: SourceReport) -> str:
+    """A source's name, marked when it was asked again under a replaced number's successor."""
+    return f"{report.name}@current" if report.under == NumberUsed.current else report.name
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """Who the answer is about, as far as PDS could say."""
+
+    identification: Identification
+    nhs_number: str | None
+    restricted: bool = False
+    asked: str | None = None  # the number before PDS replaced it
 
 
 async def _while_asked(
@@ -255,56 +290,40 @@ async def _local(
     return records, report
 
 
-def _unidentified(identification: Identification) -> Person:
-    return Person(identification=identification, demographics_restricted=False, nhs_number=None)
-
-
 async def _trace(
-    partners: Partners, request: LookupRequest, deadline: float
-) -> tuple[Person, str | None, SourceReport | None]:
-    """PDS by demographics: only a unique match names anyone."""
-    assert request.demographics is not None
+    partners: Partners, demographics: Demographics, deadline: float
+) -> tuple[_Identity, SourceReport | None]:
+    """PDS by demographics: only a unique match names anyone, and only a score of 1 verifies."""
     if partners.pds is None:
-        return _unidentified(Identification.unverified), None, None
+        return _Identity(Identification.not_traced, None), None
     outcome = await _ask(
-        partners.pds.name, "pds", partners.pds.trace(request.demographics, deadline=deadline)
+        partners.pds.name, "pds", partners.pds.trace(demographics, deadline=deadline)
     )
     trace = outcome.value
     if trace is None:
-        return _unidentified(Identification.unverified), None, outcome.report
+        return _Identity(Identification.not_traced, None), outcome.report
     if trace.outcome == PdsTraceOutcome.ambiguous:
-        return _unidentified(Identification.ambiguous), None, outcome.report
+        return _Identity(Identification.ambiguous, None), outcome.report
     if trace.outcome == PdsTraceOutcome.none:
         outcome.report.status = SourceStatus.not_found
-        return _unidentified(Identification.not_found), None, outcome.report
-    person = Person(
-        identification=Identification.verified,
-        demographics_restricted=trace.restricted,
-        nhs_number=trace.nhs_number,
-    )
-    return person, trace.nhs_number, outcome.report
+        return _Identity(Identification.no_match, None), outcome.report
+    identification = Identification.verified if trace.score == 1 else Identification.probable
+    return _Identity(identification, trace.nhs_number, trace.restricted), outcome.report
 
 
 async def _fan_out(
-    partners: Partners, nhs_number: str, request: LookupRequest, deadline: float
-) -> tuple[Person, merge.Answers, list[SourceReport]]:
-    """Every source at once; each call holds the deadline itself, so gather returns in time."""
-    calls: list[Awaitable[_Outcome]] = []
-    if request.demographics is None and partners.pds is not None:
-        calls.append(
-            _ask(partners.pds.name, "pds", partners.pds.verify(nhs_number, deadline=deadline))
-        )
-    calls += _holder_calls(partners, nhs_number, deadline)
-    outcomes = list(await asyncio.gather(*calls))
-    person, answers = _interpret(outcomes, nhs_number)
-    if request.demographics is not None:
-        # Already traced: PDS named this number a moment ago.
-        person = Person(
-            identification=Identification.verified,
-            demographics_restricted=False,
-            nhs_number=nhs_number,
-        )
-    return person, answers, [outcome.report for outcome in outcomes]
+    partners: Partners, nhs_number: str, verify: bool, deadline: float
+) -> tuple[_Outcome | None, list[_Outcome]]:
+    """PDS (unless a trace already named the number) and every holder at once; each call holds
+    the deadline itself, so gather returns in time."""
+    holders = _holder_calls(partners, nhs_number, deadline)
+    if not verify or partners.pds is None:
+        return None, list(await asyncio.gather(*holders))
+    verification = _ask(
+        partners.pds.name, "pds", partners.pds.verify(nhs_number, deadline=deadline)
+    )
+    pds, *answered = await asyncio.gather(verification, *holders)
+    return pds, answered
 
 
 def _holder_calls(
@@ -322,63 +341,66 @@ def _holder_calls(
     return calls
 
 
-def _interpret(outcomes: list[_Outcome], nhs_number: str) -> tuple[Person, merge.Answers]:
-    """Sort answers by source; a source that answered "nothing here" is reported `not_found`."""
-    person = Person(
-        identification=Identification.unverified,
-        demographics_restricted=False,
-        nhs_number=nhs_number,
-    )
-    nrl: NrlResult | None = None
+def _interpret(outcomes: list[_Outcome]) -> merge.Answers:
+    """Sort holders' answers by source; one that failed is counted unanswered, never empty, and
+    one that answered "nothing here" is reported `not_found`."""
+    nrl: list[NrlResult] = []
     trusts: list[TrustRecord] = []
-    unanswered = 0
+    nrl_unanswered = trusts_unanswered = 0
     for outcome in outcomes:
         report, value = outcome.report, outcome.value
         if value is None:
-            unanswered += report.kind != "pds"
+            if report.kind == "nrl":
+                nrl_unanswered += 1
+            else:
+                trusts_unanswered += 1
             continue
-        if report.kind == "pds":
-            person = _verified_person(value, nhs_number)
-            found = value.found
-        elif report.kind == "nrl":
-            nrl, found = value, bool(value.pointers)
+        if report.kind == "nrl":
+            nrl.append(value)
+            found = bool(value.pointers)
         else:
             trusts.append(value)
             found = value.known
         if not found:
             report.status = SourceStatus.not_found
-    return person, merge.Answers(nrl=nrl, trusts=trusts, unanswered=unanswered)
-
-
-def _verified_person(verification: PdsVerification, nhs_number: str) -> Person:
-    if not verification.found:
-        return Person(
-            identification=Identification.not_found,
-            demographics_restricted=False,
-            nhs_number=nhs_number,
-        )
-    return Person(
-        identification=Identification.verified,
-        demographics_restricted=verification.restricted,
-        nhs_number=verification.nhs_number,
+    return merge.Answers(
+        asked=True,
+        nrl=tuple(nrl),
+        trusts=tuple(trusts),
+        nrl_unanswered=nrl_unanswered,
+        trusts_unanswered=trusts_unanswered,
     )
 
 
-def _known(person: Person, nhs_number: str | None, answers: merge.Answers) -> Known:
-    """PDS has no such person: no one knows them. Not identified (ambiguous, or PDS could not be
-    asked for a trace): no one could be asked, so unknown. Otherwise, what the sources said."""
-    if person.identification == Identification.not_found:
-        return Known.no
-    if nhs_number is None:
-        return Known.unknown
-    return merge.known_to_services(answers)
+def _verified(outcome: _Outcome, nhs_number: str) -> _Identity:
+    """What PDS said of the number: confirmed (perhaps under a new number), unknown to it, or
+    nothing at all (it could not be asked), which leaves the number unverified."""
+    verification: PdsVerification | None = outcome.value
+    if verification is None:
+        return _Identity(Identification.unverified, nhs_number)
+    if not verification.found:
+        outcome.report.status = SourceStatus.not_found
+        return _Identity(Identification.not_found, nhs_number)
+    return _Identity(
+        Identification.verified,
+        verification.nhs_number or nhs_number,
+        verification.restricted,
+        asked=nhs_number if verification.superseded else None,
+    )
 
 
-def _custodians(answers: merge.Answers) -> set[str]:
-    codes = {record.organisation_code for record in answers.trusts if record.known}
-    if answers.nrl is not None:
-        codes |= {pointer.custodian_code for pointer in answers.nrl.pointers}
-    return codes
+def _person(identity: _Identity, request: LookupRequest) -> Person:
+    number_changed = identity.asked is not None and identity.asked != identity.nhs_number
+    return Person(
+        identification=identity.identification,
+        demographics_restricted=identity.restricted,
+        nhs_number=identity.nhs_number,
+        nhs_number_asked=identity.asked
+        if number_changed
+        else (request.nhs_number or identity.nhs_number),
+        number_changed=number_changed,
+        check=merge.check(identity.identification, number_changed),
+    )
 
 
 def _project(
@@ -389,43 +411,41 @@ def _project(
     reports: list[SourceReport],
     known: Known,
 ) -> OfficerFlag | PractitionerFlag:
-    identified = person.nhs_number is not None and person.identification in (
-        Identification.verified,
-        Identification.unverified,
-    )
-    plan = merge.current_plan(answers) if identified else None
     names = {org.code: org.name for org in partnership.organisations}
+
+    def custodian(code: str) -> Custodian:
+        return Custodian(organisation_code=code, name=names.get(code))
+
+    now = utcnow()  # the moment the number to call is chosen for
+    plans = merge.plans(answers)
     common: dict[str, Any] = {
         "lookup_id": uuid.uuid4(),
+        "looked_up_at": now,
         "person": person,
         "known_to_services": known,
-        "crisis_plan": merge.plan_presence(answers) if identified else PlanPresence.unknown,
-        "safety_alerts": merge.merged_alerts(answers),
+        "crisis_plan": merge.plan_presence(person.identification, answers),
+        "safety_alerts": merge.safety_alerts(person.identification, answers),
+        "unread_alerts": _unread_alerts(answers, custodian),
+        "custodians": [custodian(code) for code in merge.custodians(answers)],
         "sources": reports,
     }
-    if plan is not None:
-        common |= {
-            "approach_advice": plan.approach_advice,
-            "crisis_contact": plan.crisis_contact,
-            "custodian": Custodian(
-                organisation_code=plan.custodian_code, name=names.get(plan.custodian_code)
-            ),
-            "last_reviewed": plan.last_updated,
-            "review_due": plan.review_date,
-            "stale": merge.is_stale(plan, datetime.now(UTC).date()),
-        }
-    elif answers.nrl is not None and answers.nrl.pointers:
-        code = answers.nrl.pointers[0].custodian_code
-        common["custodian"] = Custodian(organisation_code=code, name=names.get(code))
+    police = [_police_part(plan, custodian(plan.custodian_code), now) for plan in plans]
     if principal.role != Role.mh_practitioner:
-        return OfficerFlag(**common)
+        return OfficerFlag(**common, plans=[OfficerPlan(**part) for part in police])
     # A practitioner sees the clinical content of their own trust's plans; any trust's by break-glass.
     break_glass = Scope.crisis_plan_break_glass in principal.scopes
-    own = plan is not None and (break_glass or plan.custodian_code == principal.organisation_code)
-    pointers = answers.nrl.pointers if answers.nrl is not None else []
+    pointers = [pointer for result in answers.nrl for pointer in result.pointers]
     return PractitionerFlag(
         **common,
-        clinical=plan.clinical if own and plan is not None else None,
+        plans=[
+            PractitionerPlan(
+                **part,
+                clinical=_clinical(plan, person)
+                if break_glass or plan.custodian_code == principal.organisation_code
+                else None,
+            )
+            for plan, part in zip(plans, police, strict=True)
+        ],
         documents=[
             DocumentPointer(
                 custodian_code=pointer.custodian_code,
@@ -440,19 +460,73 @@ def _project(
     )
 
 
+def _police_part(plan: TrustCrisisPlan, custodian: Custodian, now: datetime) -> dict[str, Any]:
+    contact = plan.crisis_contact
+    return {
+        "custodian": custodian,
+        "last_reviewed": plan.last_updated,
+        "review_due": plan.review_date,
+        "stale": merge.is_stale(plan, now.astimezone(LONDON).date()),
+        "approach_advice": plan.approach_advice,
+        "crisis_contact": None
+        if contact is None
+        else AnswerContact(
+            **contact.model_dump(),
+            call_now=merge.call_now(
+                contact,
+                now,
+                None if contact.schedule is None else is_open(contact.schedule, now),
+            ),
+        ),
+    }
+
+
+def _clinical(plan: TrustCrisisPlan, person: Person) -> ClinicalPlan:
+    """A restricted person's whereabouts reach no one: the plan's access notes (a key safe,
+    which door) would say where they live."""
+    if person.demographics_restricted:
+        return plan.clinical.model_copy(update={"access_notes": None})
+    return plan.clinical
+
+
+def _unread_alerts(
+    answers: merge.Answers, custodian: Callable[[str], Custodian]
+) -> list[UnreadAlert]:
+    seen: set[tuple[str, AlertCategory | None]] = set()
+    unread: list[UnreadAlert] = []
+    for record in answers.trusts:
+        for alert in record.unmapped_alerts:
+            key = (record.organisation_code, alert.category)
+            if key in seen:
+                continue
+            seen.add(key)
+            holder = custodian(record.organisation_code)
+            unread.append(
+                UnreadAlert(
+                    custodian=holder,
+                    category=alert.category,
+                    message=(
+                        f"Alert recorded that this service cannot read: contact "
+                        f"{holder.name or holder.organisation_code}."
+                    ),
+                )
+            )
+    return unread
+
+
 def _data_classes(answer: OfficerFlag | PractitionerFlag) -> list[str]:
     classes = ["crisis_flag"]
-    if answer.crisis_plan.value == "present":
+    if answer.crisis_plan == PlanPresence.present:
         classes.append("crisis_plan_exists")
-    if any(
-        level.value not in ("none", "unknown")
-        for level in answer.safety_alerts.model_dump().values()
-    ):
+    recorded = {AlertLevel.low, AlertLevel.medium, AlertLevel.high}
+    if recorded & set(answer.safety_alerts.model_dump().values()) or answer.unread_alerts:
         classes.append("safety_alerts")
-    if answer.crisis_contact is not None:
+    if any(plan.crisis_contact is not None for plan in answer.plans):
         classes.append("crisis_contact")
-    if answer.approach_advice is not None:
+    if any(plan.approach_advice is not None for plan in answer.plans):
         classes.append("approach_advice")
-    if isinstance(answer, PractitionerFlag) and (answer.clinical is not None or answer.documents):
+    if isinstance(answer, PractitionerFlag) and (
+        any(plan.clinical is not None for plan in answer.plans) or answer.documents
+    ):
         classes.append("crisis_plan_clinical")
     return classes

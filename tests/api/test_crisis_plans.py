@@ -4,7 +4,7 @@ history; who may do it, validation, If-Match, concurrency, audit, and the databa
 import asyncio
 import copy
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,22 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.crisis_plan.service import _as_trust_record
 from api.settings import Settings
-from models import APPLICATION_ROLE
+from models import APPLICATION_ROLE, CrisisPlan
+from models.contact_hours import ContactHours, HoursPeriod, Weekday
+from models.partner import CrisisContact
 from tests import lookups
 from tests.audit_trail import events_with
 from tests.conftest import Committing, Exchanger, bearer
-from tests.factories import crisis_plan_payload, in_days, incident_payload, nhs_number
+from tests.factories import (
+    always_open,
+    crisis_plan_payload,
+    in_days,
+    incident_payload,
+    nhs_number,
+    office_hours,
+)
 from tests.lookups import with_faked_partners
 from tests.problems import problem, user_id
 
@@ -590,6 +600,7 @@ def _set(path: str, value: Any) -> dict[str, Any]:
 
 
 _DELETE = object()
+_PERIOD = {"days": ["mon", "tue"], "opens": "09:00", "closes": "17:00"}
 
 
 @pytest.mark.parametrize(
@@ -605,7 +616,85 @@ _DELETE = object()
         ("police.crisis_contact.phone", "0113 555 0100 ext 2", "body.police.crisis_contact.phone"),
         ("police.crisis_contact.hours", _DELETE, "body.police.crisis_contact.hours"),
         ("police.crisis_contact.hours", "  ", "body.police.crisis_contact.hours"),
+        # Hours are structured now; the words plans once held are only read, never written.
+        ("police.crisis_contact.hours", "24 hours", "body.police.crisis_contact.hours"),
+        ("police.crisis_contact.hours", {}, "body.police.crisis_contact.hours"),
+        (
+            "police.crisis_contact.hours",
+            {"periods": [_PERIOD | {"days": []}]},
+            "body.police.crisis_contact.hours.periods.0.days",
+        ),
+        (
+            "police.crisis_contact.hours",
+            {"periods": [{"days": ["mon"], "opens": "09:00"}]},
+            "body.police.crisis_contact.hours.periods.0.closes",
+        ),
+        (
+            "police.crisis_contact.hours",
+            {"periods": [_PERIOD | {"days": ["mon", "funday"]}]},
+            "body.police.crisis_contact.hours.periods.0.days.1",
+        ),
+        (
+            "police.crisis_contact.hours",
+            {"periods": [_PERIOD | {"days": ["mon", "mon"]}]},
+            "body.police.crisis_contact.hours.periods.0.days",
+        ),
+        (
+            "police.crisis_contact.hours",
+            {"periods": [_PERIOD | {"opens": "09:00+01:00"}]},
+            "body.police.crisis_contact.hours.periods.0.opens",
+        ),
+        (
+            "police.crisis_contact.hours",
+            {"periods": [_PERIOD | {"closes": "25:00"}]},
+            "body.police.crisis_contact.hours.periods.0.closes",
+        ),
+        (
+            "police.crisis_contact.hours",
+            {"periods": [_PERIOD] * 15},
+            "body.police.crisis_contact.hours.periods",
+        ),
+        (
+            "police.crisis_contact.hours",
+            {"always": True, "periods": [_PERIOD]},
+            "body.police.crisis_contact.hours",
+        ),
+        (
+            "police.crisis_contact.hours",
+            {"always": False, "periods": []},
+            "body.police.crisis_contact.hours",
+        ),
+        (
+            "police.crisis_contact.hours",
+            {"always": True, "holidays": True},
+            "body.police.crisis_contact.hours.holidays",
+        ),
         ("police.crisis_contact.out_of_hours", _DELETE, "body.police.crisis_contact.out_of_hours"),
+        (
+            "police.crisis_contact.out_of_hours",
+            "Crisis line 0800 555 0199",
+            "body.police.crisis_contact.out_of_hours",
+        ),
+        (
+            "police.crisis_contact.out_of_hours.phone",
+            _DELETE,
+            "body.police.crisis_contact.out_of_hours.phone",
+        ),
+        (
+            "police.crisis_contact.out_of_hours.phone",
+            "NHS 111",
+            "body.police.crisis_contact.out_of_hours.phone",
+        ),
+        (
+            "police.crisis_contact.out_of_hours.description",
+            "  ",
+            "body.police.crisis_contact.out_of_hours.description",
+        ),
+        (
+            "police.crisis_contact.out_of_hours.notes",
+            "x",
+            "body.police.crisis_contact.out_of_hours.notes",
+        ),
         ("police.crisis_contact", _DELETE, "body.police.crisis_contact"),
         ("police.approach_advice", "a" * 501, "body.police.approach_advice"),
         ("police.safety_alerts.risk_to_self", "severe", "body.police.safety_alerts.risk_to_self"),
@@ -687,6 +776,190 @@ async def test_replacement_cannot_change_server_set_fields(exchanger: Exchanger)
         problem(response, 422, "validation")
     read = await exchanger.client.get(f"{URL}/{created['id']}", headers=bearer(token))
     assert read.json() == created
+
+
+# Contact hours: structured when written; the words of older plans are read, never guessed
+
+
+async def test_structured_hours_and_out_of_hours_are_kept_as_written(exchanger: Exchanger) -> None:
+    token = await nurse(exchanger)
+    hours = office_hours("08:30:00", "18:00:00", bank_holidays=True)
+    hours["periods"].append({"days": ["fri", "sat"], "opens": "20:00:00", "closes": "02:00:00"})
+    payload = _set("police.crisis_contact.hours", hours)
+    body = await create(exchanger.client, token, payload)
+    assert body["police"] == payload["police"]
+
+    # Times may be given without seconds; an office line is closed on bank holidays by default.
+    short = _set(
+        "police.crisis_contact.hours",
+        {
+            "periods": [
+                {"days": ["mon", "tue", "wed", "thu", "fri"], "opens": "09:00", "closes": "17:00"}
+            ]
+        },
+    )
+    replaced = await put(exchanger.client, token, body["id"], 1, written(short))
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["police"]["crisis_contact"]["hours"] == office_hours()
+
+
+def test_a_plans_contact_reaches_the_lookup_with_its_schedule_and_number() -> None:
+    police = crisis_plan_payload()["police"]
+    police["crisis_contact"]["hours"] = office_hours()
+    record = _as_trust_record(_stored(police))
+    assert record.plan is not None
+    assert record.plan.crisis_contact == CrisisContact(
+        team="Crisis resolution team",
+        phone="0113 555 0100",
+        hours="Mon-Fri 09:00-17:00 (excluding bank holidays)",
+        out_of_hours="Avonmere crisis line: 0800 555 0199",
+        schedule=ContactHours(
+            periods=(
+                HoursPeriod(
+                    days=(Weekday.mon, Weekday.tue, Weekday.wed, Weekday.thu, Weekday.fri),
+                    opens=time(9),
+                    closes=time(17),
+                ),
+            )
+        ),
+        out_of_hours_phone="0800 555 0199",
+    )
+
+
+def _stored(police: dict[str, Any]) -> CrisisPlan:
+    """A plan row as the lookup reads it, holding `police` as its police section."""
+    return CrisisPlan(
+        person_id=uuid.uuid4(),
+        organisation_code="RQI",
+        content={"police": police, "clinical": crisis_plan_payload()["clinical"]},
+        review_date=date(2027, 3, 1),
+        agreed_with_person=True,
+        created_by=uuid.uuid4(),
+        created_by_name="n",
+        updated_by=uuid.uuid4(),
+        updated_by_name="n",
+    )
+
+
+# Plans written before hours were structured: (hours, out_of_hours) as stored, then as read
+# through the API, then as the lookup gets them.
+LEGACY_CONTACTS = [
+    (
+        ("Office hours", "NHS 111, option 2"),
+        {
+            "hours": {"unknown": True, "as_written": "Office hours"},
+            "out_of_hours": {"description": "NHS 111, option 2", "phone": None},
+        },
+        ("Office hours", "NHS 111, option 2", None, None),
+    ),
+    (
+        ("Mon-Fri 9-5", "Crisis line 0800 555 0199, 24 hours"),
+        {
+            "hours": office_hours(),
+            "out_of_hours": {
+                "description": "Crisis line 0800 555 0199, 24 hours",
+                "phone": "0800 555 0199",
+            },
+        },
+        (
+            "Mon-Fri 09:00-17:00 (excluding bank holidays)",
+            "Crisis line 0800 555 0199, 24 hours",
+            ContactHours.model_validate(office_hours()),
+            "0800 555 0199",
+        ),
+    ),
+    (
+        ("24 hours", "0800 555 0199"),
+        {
+            "hours": always_open(),
+            "out_of_hours": {"description": "0800 555 0199", "phone": "0800 555 0199"},
+        },
+        ("24 hours", "0800 555 0199", ContactHours(always=True), "0800 555 0199"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("stored", "read", "looked_up"), LEGACY_CONTACTS)
+async def test_a_plan_stored_with_hours_in_words_still_reads_and_reaches_the_lookup(
+    exchanger: Exchanger,
+    connection: AsyncConnection,
+    stored: tuple[str, str],
+    read: dict[str, Any],
+    looked_up: tuple[str, str, ContactHours | None, str | None],
+) -> None:
+    token = await nurse(exchanger)
+    created = await create(exchanger.client, token)
+    await _store_contact_in_words(connection, uuid.UUID(created["id"]), *stored)
+    expected = created["police"]["crisis_contact"] | read
+
+    shown = await exchanger.client.get(f"{URL}/{created['id']}", headers=bearer(token))
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["police"]["crisis_contact"] == expected
+    found = await exchanger.client.post(
+        f"{URL}/_search", json={"nhs_number": NHS}, headers=bearer(token)
+    )
+    assert [plan["police"]["crisis_contact"] for plan in found.json()] == [expected]
+    listed = await exchanger.client.get(URL, headers=bearer(token))
+    assert [item["id"] for item in listed.json()["items"]] == [created["id"]]
+    versions = await exchanger.client.get(f"{URL}/{created['id']}/versions", headers=bearer(token))
+    assert versions.status_code == 200, versions.text
+    assert versions.json()[0]["content"]["police"]["crisis_contact"] == expected
+
+    row = (
+        await connection.execute(
+            text("SELECT * FROM crisis_plan WHERE id = :id"), {"id": uuid.UUID(created["id"])}
+        )
+    ).one()
+    record = _as_trust_record(CrisisPlan.model_validate(dict(row._mapping)))
+    assert record.plan is not None
+    contact = record.plan.crisis_contact
+    assert contact is not None
+    assert (contact.hours, contact.out_of_hours, contact.schedule, contact.out_of_hours_phone) == (
+        looked_up
+    )
+
+    # Written again, it takes today's shape; the version records what changed.
+    replaced = await put(exchanger.client, token, created["id"], 1, written(crisis_plan_payload()))
+    assert replaced.status_code == 200, replaced.text
+    history = await exchanger.client.get(f"{URL}/{created['id']}/versions", headers=bearer(token))
+    assert history.json()[1]["changed_paths"] == [
+        "police.crisis_contact.hours",
+        "police.crisis_contact.out_of_hours",
+    ]
+    assert history.json()[0]["content"]["police"]["crisis_contact"] == expected
+
+
+async def test_a_plan_stored_with_hours_in_words_can_be_withdrawn(
+    exchanger: Exchanger, connection: AsyncConnection
+) -> None:
+    token = await nurse(exchanger)
+    created = await create(exchanger.client, token)
+    await _store_contact_in_words(connection, uuid.UUID(created["id"]), "varies", "Ring 111")
+    response = await withdraw(exchanger.client, token, created["id"], 1)
+    assert response.status_code == 200, response.text
+    assert response.json()["police"]["crisis_contact"]["hours"] == {
+        "unknown": True,
+        "as_written": "varies",
+    }
+    versions = await exchanger.client.get(f"{URL}/{created['id']}/versions", headers=bearer(token))
+    assert [v["content"]["status"] for v in versions.json()] == ["active", "withdrawn"]
+
+
+async def _store_contact_in_words(
+    connection: AsyncConnection, plan_id: uuid.UUID, hours: str, out_of_hours: str
+) -> None:
+    """Rewrite the plan and its versions as plans were stored before hours were structured."""
+    await connection.execute(text("RESET ROLE"))
+    for table, key in (("crisis_plan", "id"), ("crisis_plan_version", "plan_id")):
+        await connection.execute(
+            text(
+                f"UPDATE {table} SET content = jsonb_set(jsonb_set(content,"
+                " '{police,crisis_contact,hours}', to_jsonb(CAST(:hours AS text))),"
+                " '{police,crisis_contact,out_of_hours}', to_jsonb(CAST(:out_of_hours AS text)))"
+                f" WHERE {key} = :id"
+            ),
+            {"id": plan_id, "hours": hours, "out_of_hours": out_of_hours},
+        )
 
 
 # Listing and search

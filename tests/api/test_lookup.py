@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.lookup import merge
 from api.settings import Settings
 from tests import lookups
 from tests.conftest import Exchanger, bearer
@@ -17,17 +18,23 @@ from tests.partners import HOSTS, FakePartners, fhir, fixture
 
 OFFICER_KEYS = {
     "lookup_id",
+    "looked_up_at",
     "person",
     "known_to_services",
     "crisis_plan",
     "safety_alerts",
-    "approach_advice",
-    "crisis_contact",
+    "unread_alerts",
+    "plans",
+    "custodians",
+    "sources",
+}
+PLAN_KEYS = {
     "custodian",
     "last_reviewed",
     "review_due",
     "stale",
-    "sources",
+    "approach_advice",
+    "crisis_contact",
 }
 CLINICAL_WORDS = (
     "Anniversary",
@@ -57,7 +64,12 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
 
 
 def statuses(answer: dict[str, Any]) -> dict[str, str]:
-    return {source["name"]: source["status"] for source in answer["sources"]}
+    """Each source's status; a source asked again under a replaced number's successor is
+    `name@current`."""
+    return {
+        source["name"] + ("@current" if source["under"] == "current" else ""): source["status"]
+        for source in answer["sources"]
+    }
 
 
 async def test_officer_is_told_what_helps_and_nothing_clinical(
@@ -73,26 +85,33 @@ async def test_officer_is_told_what_helps_and_nothing_clinical(
         "identification": "verified",
         "demographics_restricted": False,
         "nhs_number": "9000000009",
+        "nhs_number_asked": "9000000009",
+        "number_changed": False,
+        "check": None,
     }
     assert answer["known_to_services"] == "yes"
     assert answer["crisis_plan"] == "present"
     assert answer["safety_alerts"] == {
         "risk_to_self": "high",
         "risk_to_others": "low",
-        "risk_from_others": "none",
+        "risk_from_others": "not_recorded",
     }
-    assert answer["approach_advice"] == "Speak calmly; he responds to his first name, Alan."
-    assert answer["crisis_contact"] == {
-        "team": "Crisis resolution team",
-        "phone": "0113 555 0100",
-        "hours": "24 hours",
-        "out_of_hours": "0800 555 0199",
-    }
-    assert answer["custodian"] == {
-        "organisation_code": "RQI",
-        "name": "Northshire Mental Health NHS Foundation Trust",
-    }
-    assert (answer["review_due"], answer["stale"]) == ("2027-03-01", False)
+    assert answer["unread_alerts"] == []
+    [plan] = answer["plans"]
+    assert set(plan) == PLAN_KEYS
+    assert plan["approach_advice"] == "Speak calmly; he responds to his first name, Alan."
+    contact = plan["crisis_contact"]
+    assert (contact["team"], contact["phone"], contact["hours"], contact["out_of_hours"]) == (
+        "Crisis resolution team",
+        "0113 555 0100",
+        "24 hours",
+        "0800 555 0199",
+    )
+    assert contact["call_now"]["phone"] == "0113 555 0100"
+    rqi = {"organisation_code": "RQI", "name": "Northshire Mental Health NHS Foundation Trust"}
+    assert plan["custodian"] == rqi
+    assert answer["custodians"] == [rqi]
+    assert (plan["review_due"], plan["stale"]) == ("2027-03-01", False)
     assert statuses(answer) == {
         "pds": "found",
         "nrl": "found",
@@ -142,7 +161,7 @@ async def test_practitioner_sees_own_trusts_plan_content(exchanger: Exchanger) -
             exchanger, incident_id, {"nhs_number": "9000000009"}, "mh_practitioner", "RQI"
         )
     ).json()
-    assert answer["clinical"]["triggers"] == "Anniversary of his brother's death"
+    assert answer["plans"][0]["clinical"]["triggers"] == "Anniversary of his brother's death"
     assert [document["custodian_code"] for document in answer["documents"]] == ["RQI"]
 
 
@@ -155,9 +174,10 @@ async def test_another_trusts_practitioner_needs_break_glass(
             exchanger, incident_id, {"nhs_number": "9000000009"}, "mh_practitioner", "Y05868"
         )
     ).json()
-    assert plain["clinical"] is None
+    assert plain["plans"][0]["clinical"] is None
     assert plain["documents"] == []
-    assert plain["approach_advice"] is not None  # what police may see, the practitioner may too
+    # What police may see, the practitioner may too.
+    assert plain["plans"][0]["approach_advice"] is not None
 
     glass = await look_up(
         exchanger,
@@ -169,7 +189,7 @@ async def test_another_trusts_practitioner_needs_break_glass(
         justification="Person on the railway bridge; plan held by Northshire trust",
     )
     assert glass.status_code == 200, glass.text
-    assert glass.json()["clinical"]["mha_status"] == "Informal patient"
+    assert glass.json()["plans"][0]["clinical"]["mha_status"] == "Informal patient"
     await connection.execute(text("RESET ROLE"))
     flagged = (
         (
@@ -192,7 +212,7 @@ async def test_restricted_person_is_marked_and_never_located(exchanger: Exchange
     answer = response.json()
     assert answer["person"]["demographics_restricted"] is True
     assert answer["safety_alerts"]["risk_from_others"] == "high"
-    assert answer["stale"] is True  # review date 2026-06-01 has passed
+    assert answer["plans"][0]["stale"] is True  # review date 2026-06-01 has passed
     for word in ("address", "postalCode", "telecom", "line"):
         assert word not in response.text
 
@@ -202,9 +222,9 @@ async def test_known_to_no_one_is_no(exchanger: Exchanger) -> None:
     answer = (await look_up(exchanger, incident_id, {"nhs_number": "9000000033"})).json()
     assert (answer["known_to_services"], answer["crisis_plan"]) == ("no", "absent")
     assert answer["safety_alerts"] == {
-        "risk_to_self": "none",
-        "risk_to_others": "none",
-        "risk_from_others": "none",
+        "risk_to_self": "not_recorded",
+        "risk_to_others": "not_recorded",
+        "risk_from_others": "not_recorded",
     }
     assert statuses(answer) == {
         "pds": "found",
@@ -295,13 +315,11 @@ async def test_demographics_unique_and_ambiguous(
         {"demographics": {"family": "Jones", "given": "Ann", "birth_date": "1980-01-01"}},
     )
     answer = ambiguous.json()
-    assert answer["person"] == {
-        "identification": "ambiguous",
-        "demographics_restricted": False,
-        "nhs_number": None,
-    }
+    assert answer["person"]["identification"] == "ambiguous"
+    assert answer["person"]["nhs_number"] is None
     assert answer["known_to_services"] == "unknown"
-    assert answer["custodian"] is None
+    assert set(answer["safety_alerts"].values()) == {"unknown"}
+    assert (answer["plans"], answer["custodians"]) == ([], [])
     assert [source["name"] for source in answer["sources"]] == ["pds"]  # no one else was asked
 
 
@@ -385,15 +403,22 @@ async def test_a_superseded_number_is_looked_up_again_under_the_current_one(
         "identification": "verified",
         "demographics_restricted": False,
         "nhs_number": "9000000009",
+        "nhs_number_asked": "9000000017",
+        "number_changed": True,
+        "check": merge.NUMBER_CHANGED,
     }
     # Not a false "no": what the holders file under the current number is found.
     assert (answer["known_to_services"], answer["crisis_plan"]) == ("yes", "present")
     assert statuses(answer) == {
         "pds": "found",
-        "nrl": "found",
-        "trust-rqi": "found",
+        "nrl": "not_found",
+        "trust-rqi": "not_found",
         "trust-y05868": "not_found",
         "local": "not_found",
+        "nrl@current": "found",
+        "trust-rqi@current": "found",
+        "trust-y05868@current": "not_found",
+        "local@current": "not_found",
     }
     trust_numbers = {
         request.url.params["patient.identifier"].split("|")[1]
@@ -442,6 +467,7 @@ async def test_partner_metrics_are_exported(
     assert 'triage_partner_calls_total{outcome="status_503",partner="trust-y05868"}' in metrics
     assert 'triage_partner_breaker_state{partner="nrl"} 0.0' in metrics
     assert "triage_partner_call_duration_seconds_bucket" in metrics
+    assert 'triage_flag_lookups_total{known="yes"} 1.0' in metrics
 
 
 async def test_trace_with_pds_down_is_unknown_not_no(
@@ -456,7 +482,8 @@ async def test_trace_with_pds_down_is_unknown_not_no(
             {"demographics": {"family": "Smith", "given": "Jane", "birth_date": "2010-10-22"}},
         )
     ).json()
-    assert answer["person"]["identification"] == "unverified"
+    assert answer["person"]["identification"] == "not_traced"
     assert answer["known_to_services"] == "unknown"
     assert answer["crisis_plan"] == "unknown"
+    assert set(answer["safety_alerts"].values()) == {"unknown"}
     assert statuses(answer) == {"pds": "unavailable"}

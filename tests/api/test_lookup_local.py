@@ -52,11 +52,17 @@ async def test_an_officer_gets_the_police_section_of_a_plan_written_here(
     police = crisis_plan_payload()["police"]
     assert (answer["known_to_services"], answer["crisis_plan"]) == ("yes", "present")
     assert answer["safety_alerts"] == police["safety_alerts"]
-    assert answer["approach_advice"] == police["approach_advice"]
-    assert answer["crisis_contact"] == police["crisis_contact"]
-    assert answer["custodian"]["organisation_code"] == "RQI"
-    assert (answer["review_due"], answer["stale"]) == (plan["review_date"], False)
-    assert answer["last_reviewed"] is not None
+    [shown] = answer["plans"]
+    assert shown["approach_advice"] == police["approach_advice"]
+    contact = shown["crisis_contact"]
+    assert (contact["team"], contact["phone"]) == (
+        police["crisis_contact"]["team"],
+        police["crisis_contact"]["phone"],
+    )
+    assert contact["call_now"]["phone"] in contact["call_now"]["numbers"] + [None]
+    assert shown["custodian"]["organisation_code"] == "RQI"
+    assert (shown["review_due"], shown["stale"]) == (plan["review_date"], False)
+    assert shown["last_reviewed"] is not None
     assert statuses(answer)["local"] == "found"
     # The custodian is told, once, as for a partner's plan.
     await connection.execute(text("RESET ROLE"))
@@ -78,9 +84,10 @@ async def test_the_custodians_practitioner_gets_the_clinical_section_and_no_one_
     own = (
         await look_up(exchanger, incident_id, {"nhs_number": ONLY_HERE}, "mh_practitioner", "RQI")
     ).json()
-    assert own["clinical"]["triggers"] == clinical["triggers"]
-    assert own["clinical"]["safeguarding"] == clinical["safeguarding"]
-    assert own["clinical"]["actions"] == clinical["actions"]
+    [own_plan] = own["plans"]
+    assert own_plan["clinical"]["triggers"] == clinical["triggers"]
+    assert own_plan["clinical"]["safeguarding"] == clinical["safeguarding"]
+    assert own_plan["clinical"]["actions"] == clinical["actions"]
     # A nurse of the other trust, at a scene of their own.
     their_scene = await scene(exchanger, trust="Y05868")
     other = (
@@ -88,8 +95,9 @@ async def test_the_custodians_practitioner_gets_the_clinical_section_and_no_one_
             exchanger, their_scene, {"nhs_number": ONLY_HERE}, "mh_practitioner", "Y05868"
         )
     ).json()
-    assert other["clinical"] is None
-    assert other["approach_advice"] == crisis_plan_payload()["police"]["approach_advice"]
+    [their_plan] = other["plans"]
+    assert their_plan["clinical"] is None
+    assert their_plan["approach_advice"] == crisis_plan_payload()["police"]["approach_advice"]
 
 
 async def test_a_plan_past_its_review_date_is_stale(
@@ -104,8 +112,9 @@ async def test_a_plan_past_its_review_date_is_stale(
     )
     incident_id = await scene(exchanger)
     answer = (await look_up(exchanger, incident_id, {"nhs_number": ONLY_HERE})).json()
-    assert answer["stale"] is True
-    assert answer["approach_advice"] is not None  # stale is shown, not hidden
+    [shown] = answer["plans"]
+    assert shown["stale"] is True
+    assert shown["approach_advice"] is not None  # stale is shown, not hidden
 
 
 async def test_a_withdrawn_plan_drops_out_of_lookups_and_stays_in_the_history(
@@ -123,7 +132,7 @@ async def test_a_withdrawn_plan_drops_out_of_lookups_and_stays_in_the_history(
     answer = (await look_up(exchanger, incident_id, {"nhs_number": ONLY_HERE})).json()
     assert statuses(answer)["local"] == "not_found"
     assert (answer["known_to_services"], answer["crisis_plan"]) == ("no", "absent")
-    assert answer["approach_advice"] is None
+    assert answer["plans"] == []
     versions = await exchanger.client.get(
         f"/v1/crisis-plans/{plan['id']}/versions", headers=bearer(nurse)
     )

@@ -323,4 +323,4 @@ async def test_the_officers_lookups_read_the_plans_written_here(exchanger: Excha
         assert local_status(scene.lookups[nhs]) == "found"
     answer = scene.lookups[KNOWN_ONLY_HERE]
     assert POLICE_ADVICE in answer.text
-    assert answer.json()["approach_advice"] == POLICE_ADVICE
+    assert [plan["approach_advice"] for plan in answer.json()["plans"]] == [POLICE_ADVICE]

@@ -4,6 +4,7 @@ import copy
 import time
 from collections.abc import Callable
 from datetime import date
+from datetime import time as dt_time
 from typing import Any
 
 import httpx
@@ -18,7 +19,15 @@ from clients.fhir_trust import (
     LEVEL_SYSTEM,
     FhirTrustClient,
 )
-from models.partner import AlertCategory, AlertLevel, SafetyAlert, TrustRecord
+from models.contact_hours import ContactHours, HoursPeriod, Weekday
+from models.partner import (
+    AlertCategory,
+    AlertLevel,
+    CrisisContact,
+    SafetyAlert,
+    TrustRecord,
+    UnmappedAlert,
+)
 from tests.partners import RecordingTransport, fhir, fixture, partner_http
 
 NHS = "9000000009"
@@ -43,6 +52,7 @@ CARE_PLAN: dict[str, Any] = {
     "resourceType": "CarePlan",
     "status": "active",
     "intent": "plan",
+    "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "736253002"}]}],
     "meta": {"lastUpdated": "2026-10-01T10:00:00+00:00"},
     "subject": SUBJECT,
     "period": {"end": "2027-03-01"},
@@ -94,7 +104,9 @@ async def record(transport: RecordingTransport) -> TrustRecord:
 
 
 async def test_alerts_and_plan_are_read_in_parallel_searches() -> None:
+    # A flag of another kind (a reasonable adjustment), about the same person: kept, unread.
     other_kind = fixture("flags/Bundle-NHSE-PatientFlag-RA-searchset.json")["entry"][0]["resource"]
+    other_kind = other_kind | {"subject": SUBJECT}
     transport = trust(
         [flag("risk-to-self", "high"), flag("risk-to-others", "low"), other_kind], [CARE_PLAN]
     )
@@ -104,6 +116,7 @@ async def test_alerts_and_plan_are_read_in_parallel_searches() -> None:
         SafetyAlert(category=AlertCategory.risk_to_self, level=AlertLevel.high),
         SafetyAlert(category=AlertCategory.risk_to_others, level=AlertLevel.low),
     ]
+    assert result.unmapped_alerts == [UnmappedAlert()]
     assert result.plan is not None
     assert result.plan.custodian_code == "RQI"
     assert result.plan.review_date == date(2027, 3, 1)
@@ -122,10 +135,15 @@ async def test_unknown_person_is_not_known() -> None:
     assert result == TrustRecord(organisation_code="RQI", known=False)
 
 
-async def test_unrecognised_level_is_unknown_not_none() -> None:
-    result = await record(trust([flag("risk-from-others", "severe")], []))
-    assert result.alerts == [
-        SafetyAlert(category=AlertCategory.risk_from_others, level=AlertLevel.unknown)
+async def test_an_unrecognised_level_or_category_is_kept_unread_never_dropped() -> None:
+    result = await record(
+        trust([flag("risk-from-others", "severe"), flag("risk-to-pets", "high")], [])
+    )
+    assert result.known
+    assert result.alerts == []
+    assert result.unmapped_alerts == [
+        UnmappedAlert(category=AlertCategory.risk_from_others),
+        UnmappedAlert(category=None),
     ]
 
 
@@ -168,7 +186,6 @@ def _plan(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
             ],
             "incomplete_crisis_contact",
         ),
-        ([flag("risk-to-pets", "high")], [], "unknown_alert_category"),
         ([], [_plan(lambda p: p.update(period={"end": "not a date"}))], "malformed_resource"),
     ],
 )
@@ -178,3 +195,68 @@ async def test_records_that_cannot_be_trusted_are_bad_data(
     with pytest.raises(PartnerBadResponse) as caught:
         await record(trust(flags, plans))
     assert caught.value.reason == reason
+
+
+# Crisis contact hours: the partner's words, read into a schedule and an out-of-hours number
+
+
+def _contact_plan(hours: str, out_of_hours: str) -> dict[str, Any]:
+    return _plan(
+        lambda p: p["extension"][1].update(
+            extension=parts(
+                team="Leeds crisis team",
+                phone="0113 555 0100",
+                hours=hours,
+                out_of_hours=out_of_hours,
+            )
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("hours", "out_of_hours", "schedule", "out_of_hours_phone"),
+    [
+        (
+            "Mon-Fri 09:00-17:00",
+            "Crisis line 0800 555 0199, 24 hours",
+            ContactHours(
+                periods=(
+                    HoursPeriod(
+                        days=(Weekday.mon, Weekday.tue, Weekday.wed, Weekday.thu, Weekday.fri),
+                        opens=dt_time(9),
+                        closes=dt_time(17),
+                    ),
+                )
+            ),
+            "0800 555 0199",
+        ),
+        ("24 hours", "0800 555 0199", ContactHours(always=True), "0800 555 0199"),
+        ("Office hours", "NHS 111, option 2", None, None),
+        ("9-5", "0113 555 0100 or 0800 555 0199", None, None),
+    ],
+)
+async def test_contact_hours_are_read_from_the_words_and_kept_as_written(
+    hours: str, out_of_hours: str, schedule: ContactHours | None, out_of_hours_phone: str | None
+) -> None:
+    result = await record(trust([], [_contact_plan(hours, out_of_hours)]))
+    assert result.plan is not None
+    assert result.plan.crisis_contact == CrisisContact(
+        team="Leeds crisis team",
+        phone="0113 555 0100",
+        hours=hours,
+        out_of_hours=out_of_hours,
+        schedule=schedule,
+        out_of_hours_phone=out_of_hours_phone,
+    )
+
+
+async def test_a_contact_part_named_like_a_field_of_ours_is_not_taken_as_one() -> None:
+    plan = _contact_plan("Office hours", "NHS 111, option 2")
+    plan["extension"][1]["extension"] += parts(
+        schedule="always", out_of_hours_phone="0800 555 0100"
+    )
+    result = await record(trust([], [plan]))
+    assert result.plan is not None
+    assert result.plan.crisis_contact is not None
+    assert result.plan.crisis_contact.schedule is None
+    assert result.plan.crisis_contact.out_of_hours_phone is None

@@ -147,6 +147,7 @@ async def test_trace_several_matches_is_ambiguous_and_names_no_one() -> None:
         "outcome": PdsTraceOutcome.ambiguous,
         "nhs_number": None,
         "restricted": False,
+        "score": None,
     }
     too_many = await trace(
         search_returning(fhir(200, fixture("pds/error_TOO_MANY_MATCHES.json"))), postcode=None

@@ -227,8 +227,7 @@ async def test_a_bad_partner_answer_is_an_error_for_that_source_and_discloses_no
             # Could not check is never "nothing known".
             assert answer["known_to_services"] == "unknown"
             assert answer["crisis_plan"] == "unknown"
-            assert answer["custodian"] is None
-            assert answer["approach_advice"] is None
+            assert answer["plans"] == []
     assert any(HOSTS[request.url.host] == partner for request in partners.requests)
     assert MARKER not in await audit_text(connection, incident_id)
 
@@ -244,5 +243,5 @@ async def test_the_same_partner_answering_properly_is_read(
     answer = response.json()
     statuses = {source["name"]: source["status"] for source in answer["sources"]}
     assert statuses["trust-rqi"] == "found"
-    assert answer["approach_advice"] == MARKER
+    assert [plan["approach_advice"] for plan in answer["plans"]] == [MARKER]
     assert answer["known_to_services"] == "yes"

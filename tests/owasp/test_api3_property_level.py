@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.settings import Settings
 from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from tests import lookups
-from tests.api.test_lookup import OFFICER_KEYS
+from tests.api.test_lookup import OFFICER_KEYS, PLAN_KEYS
 from tests.conftest import Exchanger, bearer
 from tests.factories import (
     assessment_content,
@@ -45,7 +45,7 @@ partners = lookups.partners
 partner_transport = lookups.partner_transport
 
 KNOWN_TO_RQI = "9000000009"
-PRACTITIONER_KEYS = OFFICER_KEYS | {"clinical", "documents"}
+PRACTITIONER_KEYS = OFFICER_KEYS | {"documents"}
 # What the faked RQI trust holds in the plan's clinical part.
 RQI_CLINICAL = ("Anniversary of his brother's death", "Informal patient")
 
@@ -90,11 +90,29 @@ async def test_officer_and_practitioner_answers_are_their_roles_projections(
     officer = await look_up(exchanger, incident_id, {"nhs_number": KNOWN_TO_RQI})
     answer = ok(officer)
     assert set(answer) == OFFICER_KEYS
-    assert set(answer["person"]) == {"identification", "demographics_restricted", "nhs_number"}
-    assert set(answer["crisis_contact"]) == {"team", "phone", "hours", "out_of_hours"}
-    assert set(answer["custodian"]) == {"organisation_code", "name"}
+    assert set(answer["person"]) == {
+        "identification",
+        "demographics_restricted",
+        "nhs_number",
+        "nhs_number_asked",
+        "number_changed",
+        "check",
+    }
+    [plan] = answer["plans"]
+    assert set(plan) == PLAN_KEYS
+    assert set(plan["crisis_contact"]) == {
+        "team",
+        "phone",
+        "hours",
+        "out_of_hours",
+        "schedule",
+        "out_of_hours_phone",
+        "call_now",
+    }
+    assert set(plan["custodian"]) == {"organisation_code", "name"}
     assert all(
-        set(source) == {"name", "kind", "status", "latency_ms"} for source in answer["sources"]
+        set(source) == {"name", "kind", "status", "latency_ms", "under"}
+        for source in answer["sources"]
     )
     for word in (*RQI_CLINICAL, "clinical", "documents", "triggers", "mha_status", "url"):
         assert word not in officer.text
@@ -105,10 +123,14 @@ async def test_officer_and_practitioner_answers_are_their_roles_projections(
         )
     )
     assert set(practitioner) == PRACTITIONER_KEYS
-    assert practitioner["clinical"]["triggers"] == RQI_CLINICAL[0]
+    [practitioner_plan] = practitioner["plans"]
+    assert set(practitioner_plan) == PLAN_KEYS | {"clinical"}
+    assert practitioner_plan["clinical"]["triggers"] == RQI_CLINICAL[0]
     # Same facts as the officer's, plus the clinical part: nothing else differs.
-    shared = OFFICER_KEYS - {"lookup_id", "sources"}
+    shared = OFFICER_KEYS - {"lookup_id", "looked_up_at", "sources", "plans"}
     assert {key: practitioner[key] for key in shared} == {key: answer[key] for key in shared}
+    police_part = {key: practitioner_plan[key] for key in PLAN_KEYS if key != "crisis_contact"}
+    assert police_part == {key: plan[key] for key in PLAN_KEYS if key != "crisis_contact"}
 
 
 @dataclass(frozen=True)

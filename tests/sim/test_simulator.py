@@ -28,12 +28,15 @@ from models.partner import (
     PdsTrace,
     PdsTraceOutcome,
     PdsVerification,
+    TrustRecord,
+    UnmappedAlert,
 )
 from sim import (
     PARTNERS,
     FaultConfigError,
     PartnerFaults,
     create_sim_app,
+    fhir,
     load_fault_file,
     people,
     published,
@@ -50,6 +53,27 @@ PROFILE = "https://fhir.street-triage.nhs.example"
 CRISIS_PLAN = "http://snomed.info/sct|736253002"
 UNKNOWN_VALID_NUMBER = "9000000106"
 EMPTY_SEARCHSET = {"resourceType": "Bundle", "type": "searchset", "total": 0}
+# One person (two for the superseded case) for each clinical safety case.
+SAFETY_CASE_NUMBERS = (
+    "9000000114",
+    "9000000122",
+    "9000000130",
+    "9000000149",
+    "9000000157",
+    "9000000165",
+    "9000000173",
+    "9000000181",
+    "9000000203",
+    "9000000211",
+)
+SANDBOX_CASES = {
+    "9000000009": "normal",
+    "9000000017": "superseded",
+    "9000000025": "restricted",
+    "9000000033": "minimal",
+    "9000000041": "invalidated",
+    "9111231130": "not found",
+}
 
 
 def sim(faults: dict[str, PartnerFaults] | None = None) -> ASGIApp:
@@ -123,9 +147,42 @@ def test_seeded_people_are_consistent() -> None:
             assert ods in people.TRUSTS
             if record.plan is not None:
                 assert len(record.plan.approach_advice) <= 500
+        for ods, record in person.trusts.items():
+            ids = [fhir.safety_flag(flag, person.nhs_number, ods)["id"] for flag in record.flags]
+            assert len(set(ids)) == len(ids), (person.nhs_number, ods)
     for trace in people.TRACES:
         for number in trace.nhs_numbers:
             assert people.BY_NHS_NUMBER[number].pds is people.PdsState.found
+        # PDS never finds a restricted person by postcode, so no rule may need one to.
+        if trace.postcode is not None:
+            assert not any(people.BY_NHS_NUMBER[n].restricted for n in trace.nhs_numbers)
+        if trace.misreported_as is not None:
+            assert len(trace.nhs_numbers) == 1
+            assert not is_valid_nhs_number(trace.misreported_as)
+        assert 0 < trace.score <= 1
+
+
+def test_every_safety_case_has_a_new_valid_number_and_the_sandbox_cases_stay() -> None:
+    for number in SAFETY_CASE_NUMBERS:
+        assert is_valid_nhs_number(number), number
+        assert number not in SANDBOX_CASES
+        assert people.person(number) is not None, number
+    for number, case in SANDBOX_CASES.items():
+        seeded = people.person(number)
+        assert seeded is not None
+        assert seeded.about.startswith(case), number
+    assert people.trace("Jones", None, date(1990, 1, 1), None) is not None
+
+
+async def test_the_people_listing_says_what_each_case_must_answer() -> None:
+    async with sim_client(sim()) as client:
+        listed = (await client.get("_sim/people")).json()
+    assert listed == [
+        {"nhs_number": person.nhs_number, "about": person.about} for person in people.PEOPLE
+    ]
+    abouts = {entry["nhs_number"]: entry["about"] for entry in listed}
+    for number in SAFETY_CASE_NUMBERS:
+        assert "answer must" in abouts[number], number
 
 
 # PDS
@@ -145,6 +202,14 @@ def test_seeded_people_are_consistent() -> None:
         ("9000000041", PdsVerification(found=False, invalidated=True)),
         ("9000000068", PdsVerification(found=True, nhs_number="9000000068")),
         ("9000000076", PdsVerification(found=True, nhs_number="9000000076")),
+        ("9000000114", PdsVerification(found=True, nhs_number="9000000114", restricted=True)),
+        ("9000000122", PdsVerification(found=False)),
+        (
+            "9000000130",
+            PdsVerification(found=True, nhs_number="9000000149", superseded=True),
+        ),
+        ("9000000149", PdsVerification(found=True, nhs_number="9000000149")),
+        ("9000000211", PdsVerification(found=True, nhs_number="9000000211")),
         (UNKNOWN_VALID_NUMBER, PdsVerification(found=False)),
     ],
 )
@@ -190,10 +255,10 @@ def smith(postcode: str | None = None, family: str = "Smith", given: str = "Jane
 @pytest.mark.parametrize(
     ("demographics", "expected"),
     [
-        (smith(), PdsTrace(outcome=PdsTraceOutcome.unique, nhs_number="9000000009")),
+        (smith(), PdsTrace(outcome=PdsTraceOutcome.unique, nhs_number="9000000009", score=0.75)),
         (
             smith(family="SMITH", given="jane", postcode="ls16ae"),
-            PdsTrace(outcome=PdsTraceOutcome.unique, nhs_number="9000000009"),
+            PdsTrace(outcome=PdsTraceOutcome.unique, nhs_number="9000000009", score=0.75),
         ),
         (smith(postcode="LS2 7UE"), PdsTrace(outcome=PdsTraceOutcome.none)),
         (smith(given="Janet"), PdsTrace(outcome=PdsTraceOutcome.none)),
@@ -451,13 +516,280 @@ async def test_the_trust_adapter_reads_the_simulated_trust() -> None:
     assert {alert.category: alert.level for alert in record.alerts} == {
         AlertCategory.risk_to_self: AlertLevel.high,
         AlertCategory.risk_to_others: AlertLevel.low,
-        AlertCategory.risk_from_others: AlertLevel.none,
+        AlertCategory.risk_from_others: AlertLevel.not_recorded,
     }
     assert record.plan is not None
     assert record.plan.review_date == TODAY + timedelta(days=120)
     assert record.plan.crisis_contact is not None
     assert record.plan.crisis_contact.phone == "0113 555 0100"
     assert record.plan.clinical.mha_status == "Informal; no current section or CTO"
+
+
+# Clinical safety cases: one synthetic person each
+
+
+async def pds_search(app: ASGIApp, **params: str) -> dict[str, Any]:
+    async with sim_client(app, "http://sim/pds/FHIR/R4/") as client:
+        response = await client.get("Patient", params=params)
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def nrl_custodians(nhs_number: str, app: ASGIApp | None = None) -> list[str] | None:
+    """The custodians of the crisis plan pointers NRL holds; None: NRL has no record at all."""
+    async with sim_client(app or sim(), "http://sim/nrl/FHIR/R4/") as client:
+        response = await client.post(
+            "DocumentReference/_search",
+            json={"subject:identifier": patient(nhs_number), "type": CRISIS_PLAN},
+        )
+    if response.status_code == 404:
+        return None
+    pointers = [entry["resource"] for entry in response.json().get("entry", [])]
+    for pointer in pointers:
+        assert pointer["subject"]["identifier"] == {"system": NHS, "value": nhs_number}
+        assert pointer["type"]["coding"][0]["code"] == "736253002"
+    return [pointer["custodian"]["identifier"]["value"] for pointer in pointers]
+
+
+async def resources(ods: str, resource: str, nhs_number: str) -> list[dict[str, Any]]:
+    response = await trust_search(ods, resource, nhs_number)
+    assert response.status_code == 200
+    found = [entry["resource"] for entry in response.json().get("entry", [])]
+    for each in found:
+        assert each["subject"] == {"identifier": {"system": NHS, "value": nhs_number}}
+        assert each["status"] == "active"
+    return found
+
+
+def risk_levels(flags: list[dict[str, Any]]) -> dict[str, str]:
+    return {
+        flag["category"][0]["coding"][0]["code"]: flag["code"]["coding"][0]["code"]
+        for flag in flags
+    }
+
+
+def contact_of(plan: dict[str, Any]) -> dict[str, str]:
+    (contact,) = [ext for ext in plan["extension"] if ext["url"].endswith("/crisis-contact")]
+    return {part["url"]: part["valueString"] for part in contact["extension"]}
+
+
+def is_restricted(resource: dict[str, Any]) -> bool:
+    return any(label["code"] == "R" for label in resource.get("meta", {}).get("security", []))
+
+
+async def trust_record(ods: str, nhs_number: str) -> TrustRecord:
+    async with sim_client(sim(), f"http://sim/trust/{ods}/FHIR/R4/") as client:
+        trust = FhirTrustClient(partner_http(client, f"trust-{ods.lower()}"), ods)
+        return await trust.crisis_record(nhs_number, deadline=deadline())
+
+
+HARTLEY = {"family": "Hartley", "given": "Rose", "birthdate": "eq1990-04-12"}
+
+
+async def test_a_restricted_person_is_traced_by_name_and_birth_date_without_a_postcode() -> None:
+    app = sim()
+    found = await pds_search(app, **HARTLEY)
+    with_postcode = await pds_search(app, **HARTLEY, **{"address-postalcode": "LS1 6AE"})
+    (entry,) = found["entry"]
+    match = entry["resource"]
+    assert found["total"] == 1
+    assert entry["search"]["score"] == 1
+    assert entry["fullUrl"].endswith("/Patient/9000000114")
+    assert match["id"] == match["identifier"][0]["value"] == "9000000114"
+    assert is_restricted(match)
+    assert (match["name"][0]["family"], match["birthDate"]) == ("Hartley", "1990-04-12")
+    for withheld in ("address", "telecom", "contact", "generalPractitioner", "deceasedDateTime"):
+        assert withheld not in match, withheld
+    assert with_postcode["total"] == 0
+    assert "entry" not in with_postcode
+    async with pds_client(app) as pds:
+        traced = await pds.trace(
+            Demographics(family="Hartley", given="Rose", birth_date=date(1990, 4, 12)),
+            deadline=deadline(),
+        )
+    assert traced == PdsTrace(
+        outcome=PdsTraceOutcome.unique, nhs_number="9000000114", restricted=True, score=1.0
+    )
+    assert await nrl_custodians("9000000114") == ["RQI"]
+    flags = await resources("RQI", "Flag", "9000000114")
+    assert risk_levels(flags) == {"risk-from-others": "high", "risk-to-self": "medium"}
+    assert len(await resources("RQI", "CarePlan", "9000000114")) == 1
+
+
+def searches_with_a_postcode() -> list[dict[str, str]]:
+    """Every trace rule's own terms, and every restricted person's name and birth date, each
+    with a postcode."""
+    terms = [
+        {
+            "family": trace.family,
+            "given": trace.given or "Any",
+            "birthdate": f"eq{trace.birth_date or date(1990, 1, 1)}",
+            "address-postalcode": trace.postcode or "LS1 6AE",
+        }
+        for trace in people.TRACES
+    ]
+    for person in people.PEOPLE:
+        record = person.record
+        if record is not None and person.restricted:
+            name = record.template["name"][0]
+            terms.append(
+                {
+                    "family": record.family or name["family"],
+                    "given": record.given or name["given"][0],
+                    "birthdate": f"eq{record.birth_date or date(2010, 10, 22)}",
+                    "address-postalcode": "LS1 6AE",
+                }
+            )
+    return terms
+
+
+@pytest.mark.parametrize("params", searches_with_a_postcode())
+async def test_a_search_with_a_postcode_never_returns_a_restricted_person(
+    params: dict[str, str],
+) -> None:
+    found = await pds_search(sim(), **params)
+    assert not any(is_restricted(entry["resource"]) for entry in found.get("entry", []))
+
+
+async def test_pds_does_not_know_a_number_that_nrl_and_the_trust_hold() -> None:
+    async with sim_client(sim(), "http://sim/pds/FHIR/R4/") as client:
+        read = await client.get("Patient/9000000122")
+    assert read.status_code == 404
+    assert read.json() == fixture("pds/error_RESOURCE_NOT_FOUND.json")
+    assert await nrl_custodians("9000000122") == ["RQI"]
+    assert risk_levels(await resources("RQI", "Flag", "9000000122")) == {"risk-to-self": "high"}
+    (plan,) = await resources("RQI", "CarePlan", "9000000122")
+    assert plan["author"]["identifier"]["value"] == "RQI"
+    assert await resources("Y05868", "Flag", "9000000122") == []
+
+
+async def test_a_plan_filed_under_a_superseded_number_is_found_only_under_that_number() -> None:
+    async with sim_client(sim(), "http://sim/pds/FHIR/R4/") as client:
+        old = (await client.get("Patient/9000000130")).json()
+        current = (await client.get("Patient/9000000149")).json()
+    assert old == current
+    assert old["id"] == old["identifier"][0]["value"] == "9000000149"
+    assert old["name"][0]["family"] == "Brennan"
+    assert await nrl_custodians("9000000130") == ["RQI"]
+    assert await nrl_custodians("9000000149") == []
+    assert len(await resources("RQI", "CarePlan", "9000000130")) == 1
+    assert await resources("RQI", "CarePlan", "9000000149") == []
+    assert risk_levels(await resources("RQI", "Flag", "9000000130")) == {"risk-to-self": "high"}
+    assert risk_levels(await resources("RQI", "Flag", "9000000149")) == {"risk-to-others": "low"}
+
+
+async def test_plans_at_both_trusts_keep_their_own_contact_hours_and_review_dates() -> None:
+    assert await nrl_custodians("9000000157") == ["RQI", "Y05868"]
+    (rqi,) = await resources("RQI", "CarePlan", "9000000157")
+    (y05868,) = await resources("Y05868", "CarePlan", "9000000157")
+    assert contact_of(rqi) == {
+        "team": "Northshire Crisis Resolution and Home Treatment Team",
+        "phone": "0113 555 0100",
+        "hours": "24 hours",
+        "out-of-hours": "NHS 111, option 2, 24 hours",
+    }
+    assert contact_of(y05868) == {
+        "team": "Avonmere Community Mental Health Team (West)",
+        "phone": "0117 555 0123",
+        "hours": "Mon-Fri 09:00-17:00",
+        "out-of-hours": "Crisis line 0800 555 0199, 24 hours",
+    }
+    assert rqi["period"] == {"end": (TODAY + timedelta(days=90)).isoformat()}
+    assert y05868["period"] == {"end": (TODAY + timedelta(days=14)).isoformat()}
+    assert rqi["author"]["identifier"]["value"] == "RQI"
+    assert y05868["author"]["identifier"]["value"] == "Y05868"
+
+
+async def test_a_contact_whose_hours_cannot_be_read_still_gives_both_numbers() -> None:
+    assert await nrl_custodians("9000000165") == ["Y05868"]
+    (plan,) = await resources("Y05868", "CarePlan", "9000000165")
+    assert contact_of(plan) == {
+        "team": "Avonmere Early Intervention in Psychosis Team",
+        "phone": "0117 555 0166",
+        "hours": "Office hours",
+        "out-of-hours": "Avonmere crisis line 0800 555 0188, 24 hours",
+    }
+
+
+async def test_an_active_flag_coded_outside_the_partnership_lists_is_a_plain_fhir_flag() -> None:
+    flags = await resources("RQI", "Flag", "9000000173")
+    mapped, foreign = flags
+    assert risk_levels([mapped]) == {"risk-to-others": "none"}
+    assert foreign["category"] == [
+        {
+            "coding": [
+                {
+                    "system": people.RQI_ALERT_SYSTEM,
+                    "code": "SCENE-UNSAFE-WEAPON",
+                    "display": "Scene unsafe: weapon",
+                }
+            ]
+        }
+    ]
+    assert foreign["code"] == {"text": "Weapon (knife) seen at address"}
+    assert PROFILE not in json.dumps(foreign)
+    assert await nrl_custodians("9000000173") == []
+    record = await trust_record("RQI", "9000000173")
+    assert record.known
+    assert [(alert.category, alert.level) for alert in record.alerts] == [
+        (AlertCategory.risk_to_others, AlertLevel.not_recorded)
+    ]
+    assert record.unmapped_alerts == [UnmappedAlert()]
+
+
+async def test_a_partnership_category_with_a_level_outside_its_list_is_kept() -> None:
+    flags = await resources("Y05868", "Flag", "9000000181")
+    assert risk_levels(flags) == {"risk-to-others": "very-high", "risk-to-self": "low"}
+    assert {flag["code"]["coding"][0]["system"] for flag in flags} == {
+        f"{PROFILE}/CodeSystem/risk-level"
+    }
+    record = await trust_record("Y05868", "9000000181")
+    assert [(alert.category, alert.level) for alert in record.alerts] == [
+        (AlertCategory.risk_to_self, AlertLevel.low)
+    ]
+    assert record.unmapped_alerts == [UnmappedAlert(category=AlertCategory.risk_to_others)]
+
+
+WHITFIELD = {"family": "Whitfield", "given": "Owen", "birthdate": "eq1964-12-03"}
+
+
+async def test_a_trace_whose_single_match_scores_below_one_is_a_probable_match() -> None:
+    app = sim()
+    found = await pds_search(app, **WHITFIELD, **{"address-postalcode": "LS6 2QT"})
+    elsewhere = await pds_search(app, **WHITFIELD, **{"address-postalcode": "LS1 6AE"})
+    (entry,) = found["entry"]
+    assert entry["search"] == {"score": 0.8}
+    assert entry["resource"]["id"] == "9000000203"
+    assert elsewhere["total"] == 0
+    async with pds_client(app) as pds:
+        traced = await pds.trace(
+            Demographics(
+                family="Whitfield", given="Owen", birth_date=date(1964, 12, 3), postcode="LS6 2QT"
+            ),
+            deadline=deadline(),
+        )
+    assert traced == PdsTrace(outcome=PdsTraceOutcome.unique, nhs_number="9000000203", score=0.8)
+    assert risk_levels(await resources("RQI", "Flag", "9000000203")) == {"risk-to-self": "medium"}
+
+
+async def test_a_trace_whose_match_carries_a_number_failing_modulus_11_is_bad_data() -> None:
+    app = sim()
+    found = await pds_search(app, family="Pryce", given="Evan", birthdate="eq1958-03-21")
+    (entry,) = found["entry"]
+    match = entry["resource"]
+    assert match["id"] == match["identifier"][0]["value"] == people.PRYCE_MISREPORTED
+    assert entry["fullUrl"].endswith(f"/Patient/{people.PRYCE_MISREPORTED}")
+    assert not is_valid_nhs_number(people.PRYCE_MISREPORTED)
+    assert entry["search"]["score"] == 1
+    async with pds_client(app) as pds:
+        with pytest.raises(PartnerBadResponse) as caught:
+            await pds.trace(
+                Demographics(family="Pryce", given="Evan", birth_date=date(1958, 3, 21)),
+                deadline=deadline(),
+            )
+    assert caught.value.reason == "invalid_nhs_number"
+    assert (await verify(app, "9000000211")).nhs_number == "9000000211"
 
 
 # Token endpoint
@@ -732,4 +1064,13 @@ async def test_the_simulator_serves_real_http_in_its_own_process(running_simulat
             await pds.verify("9000000033", deadline=deadline(0.5))
         assert time.monotonic() - started < 1.0
         health = await client.get(f"{running_simulator}/_sim/health")
+        listed = await client.get(f"{running_simulator}/_sim/people")
+        await client.delete(f"{running_simulator}/_sim/faults/pds")
+        restricted = await client.get("Patient", params=HARTLEY)
+        by_postcode = await client.get(
+            "Patient", params=HARTLEY | {"address-postalcode": "LS1 6AE"}
+        )
     assert health.json() == {"status": "ok"}
+    assert {entry["nhs_number"] for entry in listed.json()} >= set(SAFETY_CASE_NUMBERS)
+    assert is_restricted(restricted.json()["entry"][0]["resource"])
+    assert by_postcode.json()["total"] == 0
