@@ -19,7 +19,7 @@ from pydantic import SecretStr, ValidationError
 from api.log import configure_logging
 from api.partnership import PartnershipConfigError, load_partnership
 from api.settings import Environment, Settings, libpq_database_url
-from auth.issuers import IssuerConfigError, load_trusted_issuers
+from auth.issuers import IssuerConfigError
 from auth.keys import KeyFileError, load_signing_keys, new_signing_jwk, write_private_jwks
 from models import Role
 from models.validation import describe_validation_error
@@ -145,13 +145,13 @@ def _settings() -> Settings:
 
 def _check_configuration(settings: Settings) -> None:
     """Everything the app loads at start, checked here so problems print plainly, once."""
-    from api.app import key_files  # noqa: PLC0415
+    from api.app import key_files, load_issuers  # noqa: PLC0415
 
     try:
-        load_partnership(settings.partnership_path)
-        signing, issuers = key_files(settings)
+        partnership = load_partnership(settings.partnership_path)
+        signing, issuers = key_files(settings, partnership)
         load_signing_keys(signing, settings.signing_key_id)
-        load_trusted_issuers(issuers, own_issuer=settings.token_issuer)
+        load_issuers(settings, issuers)
     except (PartnershipConfigError, KeyFileError, IssuerConfigError) as exc:
         raise ConfigurationError(str(exc)) from None
     # Workers start in parallel: they must find the development keys made, not make them.

@@ -1,7 +1,8 @@
 """Every protected route's gate: our token, its revocation and user, the scope, the incident.
 
 A refused request gets 401 or 403 problem+json with `WWW-Authenticate` (RFC 6750), says nothing
-about whether the data asked for exists, and leaves an audit event written on its own.
+about whether the data asked for exists, and leaves an audit event written on its own; a refusal
+without a verifiable token is counted instead (`api.anonymous`), and past a rate is 429.
 """
 
 import time
@@ -12,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.anonymous import count_anonymous_refusal
 from api.audit.repository import audit_event, record_refusal
 from api.dependencies import ResourcesDep, SessionDep
 from api.errors import ServiceError
@@ -124,22 +126,27 @@ class Authorizer:
         state: TokenState | None,
     ) -> NoReturn:
         route = getattr(request.scope.get("route"), "path", None)
-        record_refusal(
-            session,
-            audit_event(
-                AuditAction.access_refuse,
-                AuditOutcome.denied,
-                reason=exc.reason,
-                actor_user_id=claims.user_id if claims else None,
-                actor_name=state.display_name if state else None,
-                actor_role=claims.role.value if claims else None,
-                actor_organisation_code=claims.organisation_code if claims else None,
-                purpose=claims.purpose if claims else None,
-                incident_id=claims.incident_id if claims else None,
-                token_jti=claims.jti if claims else None,
-                route=route,
-            ),
-        )
+        if claims is None:
+            # No token we could verify: counted, not chained one by one, and held to a rate per
+            # client address (429 past it). Anyone can send these, so they must cost nothing.
+            count_anonymous_refusal(request, AuditAction.access_refuse, route, exc.reason)
+        else:
+            record_refusal(
+                session,
+                audit_event(
+                    AuditAction.access_refuse,
+                    AuditOutcome.denied,
+                    reason=exc.reason,
+                    actor_user_id=claims.user_id,
+                    actor_name=state.display_name if state else None,
+                    actor_role=claims.role.value,
+                    actor_organisation_code=claims.organisation_code,
+                    purpose=claims.purpose,
+                    incident_id=claims.incident_id,
+                    token_jti=claims.jti,
+                    route=route,
+                ),
+            )
         if isinstance(exc, InsufficientAccess):
             scopes = " ".join(self.scopes)
             raise Forbidden(

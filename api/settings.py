@@ -77,6 +77,22 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     docs_enabled: bool = True
 
+    # Per client address and per worker process (api/anonymous.py).
+    rate_limit_token_per_second: Annotated[float, Field(gt=0, le=100_000)] = 10.0
+    rate_limit_token_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 20
+    rate_limit_anonymous_per_second: Annotated[float, Field(gt=0, le=100_000)] = 20.0
+    rate_limit_anonymous_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 40
+    anonymous_refusal_flush_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=60.0,
+        description="How often refusals without a verifiable token are written, counted, "
+        "to the audit trail.",
+    )
+    anonymous_refusal_max_keys: Annotated[int, Field(ge=10, le=1_000_000)] = Field(
+        default=10_000,
+        description="Distinct (route, reason, client) keys counted between writes, and client "
+        "addresses with a rate limit bucket; past it, refusals count under `other`.",
+    )
+
     @model_validator(mode="after")
     def _enforce_production_safety(self) -> Self:
         if self.environment == Environment.development:

@@ -6,6 +6,7 @@ Only for `TRIAGE_ENVIRONMENT=development`: the CLI refuses to mint identity toke
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -27,8 +28,11 @@ ISSUERS_FILE = "dev-trusted-issuers.yaml"
 SIGNING_KEYS_FILE = "signing-keys.json"
 
 
-def ensure_development_keys(keys_dir: Path, *, audience: str) -> tuple[Path, Path]:
-    """Create, once, the API's signing keys and the development identity provider.
+def ensure_development_keys(
+    keys_dir: Path, *, audience: str, organisation_codes: Sequence[str]
+) -> tuple[Path, Path]:
+    """Create, once, the API's signing keys and the development identity provider, and (each
+    time) the trusted issuers file naming that provider for the partnership's organisations.
 
     Returns the paths of the signing key set and the trusted issuers file.
     """
@@ -36,6 +40,29 @@ def ensure_development_keys(keys_dir: Path, *, audience: str) -> tuple[Path, Pat
     signing = keys_dir / SIGNING_KEYS_FILE
     if not signing.exists():
         write_private_jwks(signing, [new_signing_jwk()])
+    _ensure_identity_provider_key(keys_dir)
+    issuers = keys_dir / ISSUERS_FILE
+    issuers.write_text(
+        yaml.safe_dump(
+            {
+                "issuers": [
+                    {
+                        "issuer": DEV_ISSUER,
+                        "audience": audience,
+                        "jwks_file": PUBLIC_JWKS_FILE,
+                        "algorithms": [DEV_ALGORITHM],
+                        # One local provider stands in for every organisation's own.
+                        "organisations": sorted(set(organisation_codes)),
+                    }
+                ]
+            }
+        )
+    )
+    return signing, issuers
+
+
+def _ensure_identity_provider_key(keys_dir: Path) -> None:
+    keys_dir.mkdir(parents=True, exist_ok=True)
     private_path = keys_dir / PRIVATE_KEY_FILE
     if not private_path.exists():
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -49,22 +76,6 @@ def ensure_development_keys(keys_dir: Path, *, audience: str) -> tuple[Path, Pat
         public = jwk.construct(pem, DEV_ALGORITHM).public_key().to_dict()
         public |= {"kid": DEV_KID, "use": "sig", "alg": DEV_ALGORITHM}
         (keys_dir / PUBLIC_JWKS_FILE).write_text(json.dumps({"keys": [public]}, indent=2))
-    issuers = keys_dir / ISSUERS_FILE
-    issuers.write_text(
-        yaml.safe_dump(
-            {
-                "issuers": [
-                    {
-                        "issuer": DEV_ISSUER,
-                        "audience": audience,
-                        "jwks_file": PUBLIC_JWKS_FILE,
-                        "algorithms": [DEV_ALGORITHM],
-                    }
-                ]
-            }
-        )
-    )
-    return signing, issuers
 
 
 def mint_identity_token(
@@ -76,8 +87,12 @@ def mint_identity_token(
     subject: str | None = None,
     name: str | None = None,
 ) -> str:
-    """An identity token as an organisation's identity provider would issue it."""
-    ensure_development_keys(keys_dir, audience=audience)
+    """An identity token as an organisation's identity provider would issue it.
+
+    The trusted issuers file is the server's to write (it knows the partnership); this makes only
+    the provider's key, if the server has not yet.
+    """
+    _ensure_identity_provider_key(keys_dir)
     now = int(time.time())
     subject = subject or f"dev-{role}-{organisation_code}".lower()
     claims = {

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from models.organisation import ODS_CODE_PATTERN
 from models.validation import describe_validation_error
 
 JWKS_REFRESH_INTERVAL_SECONDS = 60.0
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 Algorithm = Literal["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
 ClaimName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")]
+OrganisationCode = Annotated[str, StringConstraints(pattern=ODS_CODE_PATTERN)]
 
 
 class IssuerConfigError(Exception):
@@ -58,16 +60,26 @@ class TrustedIssuer(BaseModel):
     name_claim: ClaimName = "name"
     token_types: list[str] = Field(default_factory=lambda: ["jwt"], min_length=1)
     max_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
+    # An identity provider vouches only for its own organisations: a force's tenant never speaks
+    # for a trust. `organisation` fixes one for every user (the org claim is then optional).
+    organisations: list[OrganisationCode] = Field(default_factory=list, max_length=1000)
+    organisation: OrganisationCode | None = None
 
     @model_validator(mode="after")
-    def _one_key_source(self) -> Self:
+    def _consistent(self) -> Self:
         if (self.jwks_file is None) == (self.jwks_url is None):
             raise ValueError("give exactly one of jwks_file and jwks_url")
+        if self.organisation is not None and self.organisations:
+            raise ValueError("give organisation or organisations, not both")
         return self
 
     @property
     def algorithm(self) -> str:
         return self.algorithms[0]
+
+    @property
+    def bound_to_organisations(self) -> bool:
+        return self.organisation is not None or bool(self.organisations)
 
 
 class TrustedIssuersFile(BaseModel):
@@ -76,8 +88,14 @@ class TrustedIssuersFile(BaseModel):
     issuers: list[TrustedIssuer] = Field(min_length=1)
 
 
-def load_trusted_issuers(path: Path, *, own_issuer: str) -> list[TrustedIssuer]:
-    """Read a YAML or JSON trusted issuers file (YAML reads JSON too)."""
+def load_trusted_issuers(
+    path: Path, *, own_issuer: str, require_organisations: bool = True
+) -> list[TrustedIssuer]:
+    """Read a YAML or JSON trusted issuers file (YAML reads JSON too).
+
+    `require_organisations` (everywhere but development): each issuer names the organisations it
+    may assert, or the file is refused.
+    """
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -97,6 +115,13 @@ def load_trusted_issuers(path: Path, *, own_issuer: str) -> list[TrustedIssuer]:
     if own_issuer in names:
         # Our own tokens must never be accepted as identity tokens.
         raise IssuerConfigError(f"trusted issuers file {path} lists this API's own issuer")
+    unbound = [item.issuer for item in parsed.issuers if not item.bound_to_organisations]
+    if require_organisations and unbound:
+        raise IssuerConfigError(
+            f"trusted issuers file {path}: issuer {', '.join(unbound)} names no organisations;"
+            " give `organisations: [CODE, ...]` or `organisation: CODE` for each issuer"
+            " (an identity provider may assert only its own organisations)"
+        )
     base = path.parent
     return [
         item.model_copy(update={"jwks_file": base / item.jwks_file}) if item.jwks_file else item

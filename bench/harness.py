@@ -81,6 +81,9 @@ async def running(
             keys_dir=Path(directory) / "keys",
             log_level="WARNING",
             db_pool_size=pool_size,
+            # Every simulated car exchanges its tokens from this one address.
+            rate_limit_token_per_second=100_000,
+            rate_limit_token_burst=1_000_000,
         ).model_copy(update=settings_overrides or {})
         app = create_app(settings, partner_transport=partner_transport)
         for router in routers:

@@ -262,6 +262,9 @@ def main() -> None:
                 "TRIAGE_PGDATA_DIR": str(directory / "pgdata"),
                 "TRIAGE_PARTNERSHIP_FILE": str(partnership),
                 "TRIAGE_DB_POOL_SIZE": "20",
+                # Every simulated user exchanges its tokens from this one address.
+                "TRIAGE_RATE_LIMIT_TOKEN_PER_SECOND": "100000",
+                "TRIAGE_RATE_LIMIT_TOKEN_BURST": "1000000",
             }
             with api_process(directory, environment, workers=args.workers) as api:
                 print(

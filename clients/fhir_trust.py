@@ -11,7 +11,16 @@ from datetime import date, datetime
 from pydantic import Field
 
 from clients.errors import PartnerBadResponse
-from clients.fhir import Bundle, CodeableConcept, Identifier, Lenient, Meta, nhs_number_of, parse
+from clients.fhir import (
+    Bundle,
+    CodeableConcept,
+    Identifier,
+    Lenient,
+    Meta,
+    Patient,
+    nhs_number_of,
+    parse,
+)
 from clients.http import PartnerHttp
 from models.contact_hours import parse_hours, phone_in
 from models.nhs_number import NHS_NUMBER_SYSTEM
@@ -120,6 +129,17 @@ class FhirTrustClient:
             unmapped_alerts=[alert for alert in alerts if isinstance(alert, UnmappedAlert)],
             plan=plan,
         )
+
+    async def knows_patient(self, nhs_number: str, *, deadline: float) -> bool:
+        """Whether the trust's patient index holds the person: the question a trust answers
+        before it may write a crisis plan here, whether or not it holds alerts or a plan yet."""
+        identifier = f"{NHS_NUMBER_SYSTEM}|{nhs_number}"
+        patients = await self._search("Patient", {"identifier": identifier}, deadline)
+        for resource in patients:
+            patient = parse(self.name, Patient, resource, "Patient")
+            if nhs_number_of(self.name, patient.identifier) != nhs_number:
+                raise PartnerBadResponse(self.name, "wrong_subject")
+        return bool(patients)
 
     async def _search(
         self, resource: str, params: dict[str, str], deadline: float

@@ -30,6 +30,7 @@ from models.lookup import Alerts
 from models.nhs_number import NhsNumber
 from models.notification import NotificationActor
 from models.partner import ClinicalPlan, CrisisAction
+from models.validation import PlausibleDate
 
 MAX_ACTIONS = 20
 
@@ -195,7 +196,7 @@ class CrisisPlanContent(_Strict):
 class CrisisPlanBase(CrisisPlanContent):
     """The plan as its author writes it, without the rules that depend on today's date."""
 
-    review_date: date
+    review_date: PlausibleDate
     agreed_with_person: bool = PydanticField(description="The plan was agreed with the person.")
 
 
@@ -210,8 +211,19 @@ class CrisisPlanWrite(CrisisPlanBase):
         return value
 
 
+# A reason for caring for the person, as the agreement lists them (`crisis_plan_relationships`).
+RelationshipReason = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+
+
 class CrisisPlanCreate(CrisisPlanWrite):
     nhs_number: NhsNumber = PydanticField(description="Whose plan it is; never in a URL.")
+    relationship: RelationshipReason | None = PydanticField(
+        default=None,
+        description="Why your organisation cares for the person, one of the agreement's"
+        " `crisis_plan_relationships`. Required when your trust has no record endpoint in the"
+        " partnership: it is then audited and queued for your information governance review."
+        " Where it has one, that endpoint must know the person, and this is only recorded.",
+    )
 
     @field_validator("review_date")
     @classmethod
@@ -367,6 +379,75 @@ class CrisisPlanVersion(SQLModel, table=True):
     changed_at: datetime = timestamp()
 
 
+class RelationshipBasis(StrEnum):
+    """How the writing organisation's relationship with the person was established."""
+
+    trust_record = "trust_record"  # the trust's own record endpoint knows the person
+    stated = "stated"  # the practitioner stated a reason; information governance reviews it
+
+
+class RelationshipReviewStatus(StrEnum):
+    pending = "pending"
+    reviewed = "reviewed"
+
+
+class RelationshipConclusion(StrEnum):
+    confirmed = "confirmed"
+    not_confirmed = "not_confirmed"
+
+
+class CrisisPlanRelationship(SQLModel, table=True):
+    """Why the organisation that wrote a plan may write one for the person: one row per plan.
+
+    A stated relationship waits in the writing organisation's information governance queue until
+    reviewed; one its record endpoint confirmed needs no review."""
+
+    __tablename__ = "crisis_plan_relationship"
+    __table_args__ = (
+        CheckConstraint("basis IN ('trust_record', 'stated')", name="basis"),
+        CheckConstraint(
+            "review_status IS NULL OR review_status IN ('pending', 'reviewed')",
+            name="review_status",
+        ),
+        CheckConstraint(
+            "conclusion IS NULL OR conclusion IN ('confirmed', 'not_confirmed')", name="conclusion"
+        ),
+        CheckConstraint(
+            "(basis = 'stated') = (reason IS NOT NULL AND review_status IS NOT NULL)",
+            name="stated_with_reason",
+        ),
+        CheckConstraint(
+            "(coalesce(review_status, '') = 'reviewed') = (reviewed_at IS NOT NULL"
+            " AND reviewed_by IS NOT NULL AND reviewer_name IS NOT NULL AND conclusion IS NOT NULL"
+            " AND finding IS NOT NULL)",
+            name="reviewed_in_full",
+        ),
+        Index(
+            "ix_crisis_plan_relationship_queue",
+            "organisation_code",
+            "review_status",
+            "created_at",
+            "id",
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    plan_id: uuid.UUID = Field(foreign_key="crisis_plan.id", unique=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id")
+    organisation_code: str = Field(max_length=10, foreign_key="organisation.code")
+    basis: RelationshipBasis = Field(sa_type=String(20))
+    reason: str | None = Field(default=None, max_length=40)
+    stated_by: uuid.UUID = Field(foreign_key="user_account.id")
+    stated_by_name: str = Field(max_length=200)
+    created_at: datetime = timestamp()
+    review_status: RelationshipReviewStatus | None = Field(default=None, sa_type=String(10))
+    reviewed_at: datetime | None = timestamp(default_now=False, nullable=True)
+    reviewed_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    reviewer_name: str | None = Field(default=None, max_length=200)
+    conclusion: RelationshipConclusion | None = Field(default=None, sa_type=String(15))
+    finding: str | None = Field(default=None, max_length=2000)
+
+
 class PlanUser(BaseModel):
     user_id: uuid.UUID
     name: str
@@ -438,3 +519,47 @@ class CrisisPlanAccess(BaseModel):
     cad_reference: str
     purpose: str
     break_glass: bool
+
+
+class RelationshipReviewStatusFilter(StrEnum):
+    """Which stated relationships a listing returns: the queue still to do, or those done."""
+
+    pending = "pending"
+    reviewed = "reviewed"
+
+
+class RelationshipReviewWrite(_Strict):
+    """The reviewer's conclusion and finding. A review is completed once."""
+
+    conclusion: RelationshipConclusion = PydanticField(
+        description="`confirmed`: the organisation does care for the person;"
+        " `not_confirmed`: it could not be shown, and the trust must act on the plan."
+    )
+    finding: Text = PydanticField(description="What was checked, and what was found.")
+
+
+class RelationshipReviewRead(BaseModel):
+    """A relationship a practitioner stated to write a plan, for the organisation's IG review."""
+
+    id: uuid.UUID
+    status: RelationshipReviewStatus
+    created_at: datetime
+    plan_id: uuid.UUID
+    nhs_number: str
+    organisation_code: str = PydanticField(description="The writing organisation, which reviews.")
+    reason: str
+    reason_title: str | None = PydanticField(
+        description="The reason's title in the agreement; null if it has since been removed."
+    )
+    practitioner: PlanUser
+    reviewed_at: datetime | None
+    reviewer: PlanUser | None
+    conclusion: RelationshipConclusion | None
+    finding: str | None
+
+
+class RelationshipReviewPage(BaseModel):
+    items: list[RelationshipReviewRead]
+    next_cursor: str | None = PydanticField(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )

@@ -12,12 +12,20 @@ from models.base import timestamp
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """One key per user. The row is written in the request's own transaction, so a request that
-    fails leaves no key behind, and a concurrent retry waits on the unique index until it knows."""
+    """One key per user and organisation. The row is written in the request's own transaction, so
+    a request that fails leaves no key behind, and a concurrent retry waits on the primary key until
+    it knows.
+
+    A stored response is personal data (an NHS number, a whole assessment or plan): row-level
+    security admits only the organisation the key was used for, and the API deletes it once the key
+    has expired (`api.idempotency.delete_expired`)."""
 
     __tablename__ = "idempotency_record"
     __table_args__ = (Index("ix_idempotency_record_created_at", "created_at"),)
 
+    # The organisation leads the key: a user whose identity moves to another organisation never
+    # meets, let alone replays, what they stored for the first.
+    organisation_code: str = Field(primary_key=True, max_length=10, foreign_key="organisation.code")
     user_id: uuid.UUID = Field(primary_key=True)
     key: str = Field(primary_key=True, max_length=255)
     route: str = Field(sa_type=String(200))

@@ -7,10 +7,11 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import CheckConstraint, Float, Index, String
+from sqlalchemy import CheckConstraint, Float, Index, String, text
 from sqlmodel import Field, SQLModel
 
 from models.base import timestamp, utcnow
+from models.validation import PlausibleDatetime
 
 CAD_REFERENCE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{2,39}$"
 AREA_CODE_PATTERN = r"^[A-Z0-9]{2,12}$"
@@ -74,8 +75,12 @@ class IncidentCreate(BaseModel):
         pattern=CAD_REFERENCE_PATTERN,
         description="Police command-and-control incident number, e.g. `LP-20261121-0412`.",
     )
-    time_of_call_at: datetime = PydanticField(description="When police were called.")
-    arrival_at: datetime | None = PydanticField(
+    time_of_call_at: PlausibleDatetime = PydanticField(
+        description="When police were called: at most the agreement's "
+        "`incident_time_of_call_max_age_days` before the server receives the incident, and not "
+        "ahead of the server's clock by more than five minutes."
+    )
+    arrival_at: PlausibleDatetime | None = PydanticField(
         default=None, description="When the car arrived; none for phone or control-room triage."
     )
     location: Location
@@ -165,7 +170,10 @@ class Incident(SQLModel, table=True):
     attendance_reason_text: str | None = Field(default=None, max_length=500)
     triage_mode: TriageMode = Field(sa_type=String(20))
     opened_by: uuid.UUID = Field(foreign_key="user_account.id", index=True)
-    opened_at: datetime = timestamp()
+    # When the server received the incident, by its own clock (the time of call is the caller's
+    # word). A row written by SQL, as data brought over from an earlier system, gets the moment
+    # it was written; retention counts from the later of this and the time of call.
+    opened_at: datetime = timestamp(sa_column_kwargs={"server_default": text("now()")})
     closed_at: datetime | None = timestamp(default_now=False, nullable=True)
 
 

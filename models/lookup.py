@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Index
+from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
@@ -240,10 +240,18 @@ class FlagLookup(SQLModel, table=True):
 
 
 class AccessNotification(SQLModel, table=True):
-    """The CP-IS rule: the organisation holding a person's plan is told of every police look-up."""
+    """The CP-IS rule: the organisation holding a person's plan is told of every police look-up,
+    and (`access_kind` `plan_written`) of another organisation writing a plan for the person, which
+    has no lookup, incident or CAD reference."""
 
     __tablename__ = "access_notification"
     __table_args__ = (
+        CheckConstraint("access_kind IN ('lookup', 'plan_written')", name="access_kind"),
+        CheckConstraint(
+            "(access_kind = 'lookup')"
+            " = (lookup_id IS NOT NULL AND incident_id IS NOT NULL AND cad_reference IS NOT NULL)",
+            name="lookup_in_full",
+        ),
         Index(
             "ix_access_notification_organisation_code_created_at", "organisation_code", "created_at"
         ),
@@ -252,13 +260,17 @@ class AccessNotification(SQLModel, table=True):
     id: uuid.UUID = SQLField(default_factory=uuid.uuid4, primary_key=True)
     organisation_code: str = SQLField(max_length=10)
     person_id: uuid.UUID = SQLField(foreign_key="person.id")
-    lookup_id: uuid.UUID = SQLField(foreign_key="flag_lookup.id")
+    lookup_id: uuid.UUID | None = SQLField(default=None, foreign_key="flag_lookup.id")
     actor_user_id: uuid.UUID = SQLField(foreign_key="user_account.id")
     actor_name: str = SQLField(max_length=200)
     actor_role: str = SQLField(max_length=30)
     actor_organisation_code: str = SQLField(max_length=10)
-    incident_id: uuid.UUID = SQLField(foreign_key="incident.id")
-    cad_reference: str = SQLField(max_length=40)
+    incident_id: uuid.UUID | None = SQLField(default=None, foreign_key="incident.id")
+    cad_reference: str | None = SQLField(default=None, max_length=40)
+    # `lookup` (break-glass or not, as `break_glass` says) or `plan_written`.
+    access_kind: str = SQLField(
+        default="lookup", max_length=20, sa_column_kwargs={"server_default": "lookup"}
+    )
     purpose: str = SQLField(max_length=40)
     break_glass: bool = SQLField(default=False)
     read_at: datetime | None = timestamp(default_now=False, nullable=True)

@@ -26,6 +26,7 @@ class NotificationFilter(StrEnum):
 class AccessKind(StrEnum):
     lookup = "lookup"
     break_glass = "break_glass"
+    plan_written = "plan_written"
 
 
 class NotificationActor(BaseModel):
@@ -50,10 +51,11 @@ class NotificationRead(BaseModel):
     state: NotificationState
     access_kind: AccessKind = Field(
         description="`break_glass`: a practitioner overrode the usual limits; review it."
+        " `plan_written`: another organisation wrote a crisis plan for a person you hold one for."
     )
     break_glass: bool
     actor: NotificationActor
-    cad_reference: str
+    cad_reference: str | None = Field(description="Null for `plan_written`: no incident.")
     purpose: str
     person: NotifiedPerson
 
@@ -66,7 +68,7 @@ class NotificationRead(BaseModel):
             created_at=row.created_at,
             read_at=row.read_at,
             state=NotificationState.unread if row.read_at is None else NotificationState.read,
-            access_kind=AccessKind.break_glass if row.break_glass else AccessKind.lookup,
+            access_kind=access_kind(row),
             break_glass=row.break_glass,
             actor=NotificationActor(
                 name=row.actor_name,
@@ -78,6 +80,12 @@ class NotificationRead(BaseModel):
             purpose=row.purpose,
             person=NotifiedPerson(nhs_number=nhs_number),
         )
+
+
+def access_kind(row: AccessNotification) -> AccessKind:
+    if row.access_kind == AccessKind.plan_written:
+        return AccessKind.plan_written
+    return AccessKind.break_glass if row.break_glass else AccessKind.lookup
 
 
 class NotificationPage(BaseModel):

@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from models.base import timestamp
 from models.incident import not_far_future
+from models.validation import PlausibleDatetime
 
 
 class OutcomeCode(StrEnum):
@@ -52,8 +53,8 @@ class OutcomeWrite(BaseModel):
     place_of_safety: PlaceOfSafety | None = None
     conveyance: Conveyance | None = None
     referral_notes: str | None = PydanticField(default=None, min_length=1, max_length=1000)
-    left_scene_at: datetime | None = None
-    handover_at: datetime | None = None
+    left_scene_at: PlausibleDatetime | None = None
+    handover_at: PlausibleDatetime | None = None
 
     @field_validator("left_scene_at", "handover_at")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
 from models.contact_hours import ContactHours
+from models.validation import PlausibleDate
 
 
 class PartnerKind(StrEnum):
@@ -91,7 +92,7 @@ class Demographics(BaseModel):
 
     family: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
     given: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
-    birth_date: date
+    birth_date: PlausibleDate
     postcode: Annotated[
         str | None,
         StringConstraints(pattern=r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"),

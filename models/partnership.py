@@ -178,6 +178,9 @@ class AccessRule(_Strict):
     role: Role
     purposes: list[Name] = Field(min_length=1)
     data_classes: list[DataClass] = Field(min_length=1)
+    # Scopes a role gets only when its rule names them, whatever its purposes list: opening an
+    # incident (`incident:open`) is police work, given to anyone else only here, explicitly.
+    explicit_scopes: list[Scope] = Field(default_factory=list)
 
 
 class Retention(_Strict):
@@ -192,6 +195,20 @@ class LookupQuotas(_Strict):
     people_per_incident: int = Field(default=10, ge=1, le=1000)
 
 
+class IncidentQuotas(_Strict):
+    # Each incident has its own people-per-incident lookup limit: without a cap on opening them,
+    # opening another would give another.
+    per_user_per_hour: int = Field(default=20, ge=1, le=100_000)
+
+
+class CrisisPlanRelationshipReason(_Strict):
+    """A reason a practitioner may give for writing a crisis plan when their trust has no record
+    endpoint here to confirm the person is in its care."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+
+
 class Agreement(_Strict):
     title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     version: Annotated[str, StringConstraints(min_length=1, max_length=40)]
@@ -202,6 +219,12 @@ class Agreement(_Strict):
     access: list[AccessRule] = Field(min_length=1)
     retention: Retention
     lookup_quotas: LookupQuotas
+    incident_quotas: IncidentQuotas = Field(default_factory=IncidentQuotas)
+    # How long before the server receives an incident its call may have been. The time of call
+    # is the caller's word; a date far back is a mistake, or a way to have the record purged early.
+    incident_time_of_call_max_age_days: int = Field(default=7, ge=1, le=365)
+    # Empty: a trust without a record endpoint here writes no crisis plans.
+    crisis_plan_relationships: list[CrisisPlanRelationshipReason] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
@@ -210,6 +233,9 @@ class Agreement(_Strict):
             problems.append("review_by must be after effective_from")
         problems += _duplicates("legal basis", [basis.code for basis in self.legal_basis])
         problems += _duplicates("purpose", [purpose.name for purpose in self.purposes])
+        problems += _duplicates(
+            "crisis plan relationship", [reason.code for reason in self.crisis_plan_relationships]
+        )
         known_bases = {basis.code for basis in self.legal_basis}
         purposes = {purpose.name: purpose for purpose in self.purposes}
         for purpose in self.purposes:
@@ -232,6 +258,18 @@ class Agreement(_Strict):
                     problems.append(
                         f"access gives role '{rule.role}' purpose '{name}', "
                         f"which that purpose does not allow"
+                    )
+            offered = {
+                scope
+                for name in rule.purposes
+                if name in purposes
+                for scope in purposes[name].scopes
+            }
+            for scope in rule.explicit_scopes:
+                if scope not in offered:
+                    problems.append(
+                        f"access for role '{rule.role}' names scope '{scope}', "
+                        f"which none of its purposes gives"
                     )
         if problems:
             raise ValueError("; ".join(problems))

@@ -5,7 +5,7 @@
 | `POST /oauth2/token` | `token` |
 | `/pds/FHIR/R4/Patient/{nhs}`, `/pds/FHIR/R4/Patient?family=&given=&birthdate=` | `pds` |
 | `POST /nrl/FHIR/R4/DocumentReference/_search` | `nrl` |
-| `/trust/{ods}/FHIR/R4/Flag`, `/trust/{ods}/FHIR/R4/CarePlan` | `trust-{ods}` |
+| `/trust/{ods}/FHIR/R4/Patient?identifier=`, `/trust/{ods}/FHIR/R4/Flag`, `/trust/{ods}/FHIR/R4/CarePlan` | `trust-{ods}` |
 | `/_sim/faults`, `/_sim/people`, `/_sim/health` | the simulator's own controls |
 
 Answers come from `sim.people` through `sim.fhir`; faults from `sim.faults`. With
@@ -306,6 +306,29 @@ def _matches(value: str, wanted: str | None) -> bool:
 
 def _full_url(request: Request, ods: str, resource: Mapping[str, Any]) -> str:
     return f"{request.base_url}trust/{ods}/FHIR/R4/{resource['resourceType']}/{resource['id']}"
+
+
+@trust_router.get("/Patient", response_class=FhirResponse)
+async def search_trust_patients(
+    request: Request, ods: str, identifier: str | None = None
+) -> FhirResponse:
+    """The trust's patient index: `identifier=<system>|<nhs>` finds a person the trust cares for
+    (a minimal record: the index says who, never where)."""
+    if ods not in people.TRUSTS:
+        raise FhirError(
+            404,
+            fhir.operation_outcome("NOT_FOUND", f"No trust {ods}", issue_code="not-found"),
+        )
+    nhs_number = _nhs_number_token(identifier, "identifier")
+    person = people.person(nhs_number)
+    patients = []
+    if person is not None and person.cared_for_by(ods):
+        patients.append(fhir.patient_like(published.MINIMAL_PATIENT, nhs_number))
+    return FhirResponse(
+        fhir.searchset(
+            fhir.match(patient, _full_url(request, ods, patient)) for patient in patients
+        )
+    )
 
 
 @trust_router.get("/Flag", response_class=FhirResponse)

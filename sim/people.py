@@ -131,6 +131,12 @@ class Person:
     # Custodians of NRL crisis plan pointers; None: NRL holds no record of the person at all.
     nrl_pointers: tuple[str, ...] | None = None
     trusts: Mapping[str, TrustRecord] = field(default_factory=dict)
+    # Trusts whose patient index holds the person though they hold no alert or plan for them.
+    registered_at: tuple[str, ...] = ()
+
+    def cared_for_by(self, ods: str) -> bool:
+        """Whether the trust's patient index holds the person."""
+        return ods in self.trusts or ods in self.registered_at
 
     @property
     def restricted(self) -> bool:
@@ -290,12 +296,14 @@ PEOPLE: tuple[Person, ...] = (
         nhs_number="9000000033",
         about=(
             "minimal PDS record; NRL knows the person, with no crisis plan pointers, and no trust "
-            "holds anything. The answer may say no alert or plan was found only because every "
-            "source answered."
+            "holds an alert or a plan (RQI's patient index lists them, so RQI's nurses may write "
+            "one here). The answer may say no alert or plan was found only because every source "
+            "answered."
         ),
         pds=PdsState.found,
         record=PdsRecord(published.MINIMAL_PATIENT),
         nrl_pointers=(),
+        registered_at=(RQI,),
     ),
     Person(
         nhs_number="9000000041",

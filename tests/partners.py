@@ -151,6 +151,15 @@ TRUST_RECORDS: dict[tuple[str, str], tuple[list[dict[str, Any]], list[dict[str, 
     ),
 }
 NRL_POINTERS = {"9000000009": ["RQI"], "9000000025": ["Y05868"], "9000000033": []}
+# The trusts' patient indexes: RQI, for whose nurses most tests write plans, holds everyone but
+# these strangers; Y05868 only the people it holds records of.
+STRANGERS = frozenset({"9111231130"})
+
+
+def in_patient_index(partner: str, nhs_number: str) -> bool:
+    if nhs_number in STRANGERS:
+        return False
+    return partner == "trust-rqi" or (partner, nhs_number) in TRUST_RECORDS
 
 
 def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
@@ -237,6 +246,12 @@ class FakePartners:
         return fhir(200, _searchset([_pointer(number, code) for code in NRL_POINTERS[number]]))
 
     def _trust(self, partner: str, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/Patient"):
+            number = request.url.params["identifier"].split("|")[1]
+            patient = fixture("pds/Minimal_Patient.json")
+            patient["id"] = number
+            patient["identifier"][0]["value"] = number
+            return fhir(200, _searchset([patient] if in_patient_index(partner, number) else []))
         number = request.url.params["patient.identifier"].split("|")[1]
         flags, plans = TRUST_RECORDS.get((partner, number), ([], []))
         return fhir(200, _searchset(flags if request.url.path.endswith("/Flag") else plans))

@@ -53,6 +53,8 @@ def simulated_partnership(
         partner.update(partner_settings)
     if quotas is not None:
         document["agreement"]["lookup_quotas"] = quotas
+        # The same generosity for opening incidents: many simulated cars share one identity.
+        document["agreement"]["incident_quotas"] = {"per_user_per_hour": 100_000}
     path = directory / "partnership.yaml"
     path.write_text(yaml.safe_dump(document))
     return path

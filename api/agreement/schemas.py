@@ -14,6 +14,7 @@ from models import (
     Purpose,
     Retention,
 )
+from models.partnership import CrisisPlanRelationshipReason, IncidentQuotas
 
 
 class DataClassRead(BaseModel):
@@ -33,6 +34,9 @@ class AgreementRead(BaseModel):
     access: list[AccessRule]
     retention: Retention
     lookup_quotas: LookupQuotas
+    incident_quotas: IncidentQuotas
+    incident_time_of_call_max_age_days: int
+    crisis_plan_relationships: list[CrisisPlanRelationshipReason]
 
     @classmethod
     def from_partnership(cls, partnership: Partnership) -> "AgreementRead":
@@ -49,4 +53,7 @@ class AgreementRead(BaseModel):
             access=agreement.access,
             retention=agreement.retention,
             lookup_quotas=agreement.lookup_quotas,
+            incident_quotas=agreement.incident_quotas,
+            incident_time_of_call_max_age_days=agreement.incident_time_of_call_max_age_days,
+            crisis_plan_relationships=agreement.crisis_plan_relationships,
         )

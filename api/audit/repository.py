@@ -134,6 +134,15 @@ async def record(session: AsyncSession, *events: AuditEvent) -> None:
     await append(await session.connection(), *events)
 
 
+async def record_unless_busy(session: AsyncSession, *events: AuditEvent, wait_ms: int) -> None:
+    """`record` for a background writer: if the chain head is held for more than `wait_ms`, it
+    raises (lock_not_available) rather than queue behind requests; the caller tries again later."""
+    await (await session.connection()).execute(
+        text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": f"{wait_ms}ms"}
+    )
+    await record(session, *events)
+
+
 async def append(connection: AsyncConnection, *events: AuditEvent) -> None:
     """`record` for code that holds a connection rather than a session (the purge)."""
     payload = json.dumps([event.model_dump(mode="json") for event in events])
@@ -153,11 +162,26 @@ def record_refusal(session: AsyncSession, event: AuditEvent) -> None:
     session.info.setdefault(_REFUSALS, []).append(event)
 
 
+_DISCLOSURES = "audit.disclosures"
+
+
+def record_after_rollback(session: AsyncSession, event: AuditEvent) -> None:
+    """A disclosure made by ending the request with an exception (an idempotent replay), whose
+    transaction therefore rolls back. `write_refusals` writes it first, before the response is
+    sent; unlike a refusal, if it cannot be written the request fails rather than disclose."""
+    session.info.setdefault(_DISCLOSURES, []).append(event)
+
+
 async def write_refusals(session: AsyncSession) -> None:
     """The refusals `record_refusal` kept, in a transaction of their own on the same session.
 
     A refusal discloses nothing, so if the audit cannot be written the request is still refused.
     """
+    owed: list[AuditEvent] = session.info.pop(_DISCLOSURES, [])
+    if owed:
+        # Not caught: a disclosure whose event cannot be written is not sent (500 instead).
+        async with session.begin():
+            await record(session, *owed)
     events: list[AuditEvent] = session.info.pop(_REFUSALS, [])
     if not events:
         return

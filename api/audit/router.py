@@ -5,7 +5,6 @@ caller's own organisation.
 """
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -26,6 +25,7 @@ from api.pagination import InvalidCursor
 from api.security import Authorizer, Forbidden, Unauthenticated
 from auth.principal import Principal
 from models import AuditAction, AuditOutcome, Scope
+from models.validation import PlausibleDatetime
 
 router = APIRouter(tags=["information governance"])
 
@@ -55,9 +55,11 @@ async def list_audit_events(
     action: Annotated[AuditAction | None, Query()] = None,
     outcome: Annotated[AuditOutcome | None, Query()] = None,
     occurred_from: Annotated[
-        datetime | None, Query(alias="from", description="Events at or after.")
+        PlausibleDatetime | None, Query(alias="from", description="Events at or after.")
     ] = None,
-    occurred_to: Annotated[datetime | None, Query(alias="to", description="Events before.")] = None,
+    occurred_to: Annotated[
+        PlausibleDatetime | None, Query(alias="to", description="Events before.")
+    ] = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = service.DEFAULT_PAGE_SIZE,
 ) -> AuditEventPage:
@@ -127,7 +129,10 @@ async def list_break_glass_reviews(
     "/v1/break-glass-reviews/{review_id}",
     response_model=BreakGlassReviewRead,
     responses=problem_responses(
-        *AUTH, service.BreakGlassReviewNotFound, service.BreakGlassReviewCompleted
+        *AUTH,
+        service.BreakGlassReviewNotFound,
+        service.BreakGlassSelfReview,
+        service.BreakGlassReviewCompleted,
     ),
 )
 async def complete_break_glass_review(

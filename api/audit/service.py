@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.audit import repository
-from api.audit.repository import EventFilter, audit_event, principal_event, record
+from api.audit.repository import (
+    EventFilter,
+    audit_event,
+    principal_event,
+    record,
+    record_refusal,
+)
 from api.audit.schemas import (
     AuditEventPage,
     AuditEventRead,
@@ -32,6 +38,8 @@ from api.audit.schemas import (
 )
 from api.errors import ServiceError
 from api.pagination import decode_cursor, page_of
+from api.token.repository import find_user
+from auth.policy import reviews_own_break_glass
 from auth.principal import Principal
 from models import (
     GENESIS_HASH,
@@ -66,6 +74,12 @@ class BreakGlassReviewCompleted(ServiceError):
     status = 409
     type_slug = "break-glass-review-completed"
     title = "Break-glass review already completed"
+
+
+class BreakGlassSelfReview(ServiceError):
+    status = 403
+    type_slug = "break-glass-self-review"
+    title = "A break-glass is reviewed by someone other than the person who broke glass"
 
 
 @dataclass(frozen=True)
@@ -254,6 +268,24 @@ async def complete_break_glass_review(
     review, practitioner = found
     if review.status == ReviewStatus.reviewed:
         raise BreakGlassReviewCompleted("This review is complete; a review is completed once.")
+    reviewer = await find_user(session, principal.user_id)
+    if reviewer is None or reviews_own_break_glass(practitioner, reviewer):
+        # Refused, and the attempt stays on the record though the request rolls back.
+        record_refusal(
+            session,
+            principal_event(
+                AuditAction.break_glass_review,
+                principal,
+                review.incident_id,
+                {"review_id": str(review.id), "token_jti": str(review.token_jti)},
+                outcome=AuditOutcome.denied,
+                reason="self_review",
+                data_classes=AUDIT_TRAIL,
+            ),
+        )
+        raise BreakGlassSelfReview(
+            "A break-glass cannot be reviewed by the person who broke glass."
+        )
     review.status = ReviewStatus.reviewed
     review.reviewed_at = utcnow()
     review.reviewed_by = principal.user_id

@@ -1,13 +1,14 @@
-"""SQL for crisis plans and their versions. Every query names the organisation: row-level security
-lets every tenant read every plan (the crisis flag lookup needs the police section of any partner's
-plan), so the query is the lock that keeps one trust out of another's plans here."""
+"""SQL for crisis plans, their versions and the relationships they were written under. Every
+query names the organisation, and row-level security is the second lock: a tenant reads another
+organisation's plans only inside `active_plans_of`, the crisis flag lookup's read.
+"""
 
 import uuid
 from datetime import datetime
 
 from sqlalchemy import text, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import (
@@ -17,6 +18,7 @@ from models import (
     CrisisPlanVersion,
     Person,
 )
+from models.crisis_plan import CrisisPlanRelationship, RelationshipReviewStatus
 
 
 async def insert_if_none_active(session: AsyncSession, plan: CrisisPlan) -> bool:
@@ -84,15 +86,85 @@ async def plans_for_person(
     return list((await session.exec(statement)).all())
 
 
+# Transaction-local: row-level security admits other organisations' plans while it is `on`.
+_ENTER_LOOKUP = text("SELECT set_config('app.lookup', 'on', true)")
+_LEAVE_LOOKUP = text("SELECT set_config('app.lookup', '', true)")
+
+
 async def active_plans_of(session: AsyncSession, person_id: uuid.UUID) -> list[CrisisPlan]:
     """Every organisation's active plan for the person: the crisis flag lookup's `local` source.
+    Only the lookup calls this.
 
     The one query here that names no organisation: the lookup tells each role only what it may
-    see of a plan, and tells the plan's organisation that it looked."""
+    see of a plan, and tells the plan's organisation that it looked. Row-level security lets it
+    read other organisations' plans only between entering and leaving lookup mode, so nothing
+    else in the transaction (or, on a reused connection, after it) reads them."""
     statement = select(CrisisPlan).where(
         col(CrisisPlan.person_id) == person_id, col(CrisisPlan.status) == CrisisPlanStatus.active
     )
-    return list((await session.exec(statement)).all())
+    # No try/finally: a failed read aborts the transaction, which ends the setting with it.
+    connection = await session.connection()
+    await connection.execute(_ENTER_LOOKUP)
+    plans = list((await session.exec(statement)).all())
+    await connection.execute(_LEAVE_LOOKUP)
+    return plans
+
+
+_HOLDERS = text("SELECT crisis_plan_holders(:person_id)")
+
+
+async def other_holders(session: AsyncSession, person_id: uuid.UUID) -> list[str]:
+    """The organisations, other than the caller's, holding an active plan for the person: their
+    codes only, through a database function, since their plans are not the caller's to read."""
+    connection = await session.connection()
+    rows = await connection.execute(_HOLDERS, {"person_id": person_id})
+    return sorted(code for (code,) in rows.all())
+
+
+async def list_relationship_reviews(
+    session: AsyncSession,
+    *,
+    organisation_code: str,
+    status: RelationshipReviewStatus,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[tuple[CrisisPlanRelationship, str]]:
+    """Stated relationships in one review status, newest first, each with the NHS number."""
+    statement = (
+        select(CrisisPlanRelationship, col(Person.nhs_number))
+        .join(Person, col(Person.id) == col(CrisisPlanRelationship.person_id))
+        .where(
+            col(CrisisPlanRelationship.organisation_code) == organisation_code,
+            col(CrisisPlanRelationship.review_status) == status,
+        )
+    )
+    if after is not None:
+        statement = statement.where(
+            tuple_(col(CrisisPlanRelationship.created_at), col(CrisisPlanRelationship.id))
+            < tuple_(after[0], after[1])
+        )
+    statement = statement.order_by(
+        col(CrisisPlanRelationship.created_at).desc(), col(CrisisPlanRelationship.id).desc()
+    ).limit(limit)
+    return [(row, nhs) for row, nhs in (await session.exec(statement)).all()]
+
+
+async def find_relationship_review(
+    session: AsyncSession, review_id: uuid.UUID, organisation_code: str
+) -> tuple[CrisisPlanRelationship, str] | None:
+    """A stated relationship of the organisation, locked for its review."""
+    statement = (
+        select(CrisisPlanRelationship, col(Person.nhs_number))
+        .join(Person, col(Person.id) == col(CrisisPlanRelationship.person_id))
+        .where(
+            col(CrisisPlanRelationship.id) == review_id,
+            col(CrisisPlanRelationship.organisation_code) == organisation_code,
+            col(CrisisPlanRelationship.review_status).is_not(None),
+        )
+        .with_for_update(of=CrisisPlanRelationship)
+    )
+    row = (await session.exec(statement)).one_or_none()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def list_plans(
@@ -138,12 +210,13 @@ async def version(session: AsyncSession, plan_id: uuid.UUID, revision: int) -> C
 async def accesses(
     session: AsyncSession, person_id: uuid.UUID, organisation_code: str, limit: int
 ) -> list[AccessNotification]:
-    """The newest notifications the organisation was sent about accesses to the person's data."""
+    """The newest notifications the organisation was sent about lookups of the person's data."""
     statement = (
         select(AccessNotification)
         .where(
             col(AccessNotification.organisation_code) == organisation_code,
             col(AccessNotification.person_id) == person_id,
+            col(AccessNotification.access_kind) == "lookup",
         )
         .order_by(col(AccessNotification.created_at).desc(), col(AccessNotification.id).desc())
         .limit(limit)
@@ -151,6 +224,6 @@ async def accesses(
     return list((await session.exec(statement)).all())
 
 
-async def add(session: AsyncSession, *rows: CrisisPlan | CrisisPlanVersion) -> None:
+async def add(session: AsyncSession, *rows: SQLModel) -> None:
     session.add_all(rows)
     await session.flush()

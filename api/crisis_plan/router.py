@@ -30,6 +30,12 @@ from models import (
     CrisisPlanWrite,
     Scope,
 )
+from models.crisis_plan import (
+    RelationshipReviewPage,
+    RelationshipReviewRead,
+    RelationshipReviewStatusFilter,
+    RelationshipReviewWrite,
+)
 
 router = APIRouter(prefix="/v1/crisis-plans", tags=["crisis plans"])
 
@@ -103,14 +109,27 @@ def _location(plan: CrisisPlanRead) -> str:
     "",
     status_code=201,
     response_model=CrisisPlanRead,
-    responses=problem_responses(*AUTH, *IDEMPOTENCY, service.CrisisPlanExists),
+    responses=problem_responses(
+        *AUTH,
+        *IDEMPOTENCY,
+        service.CrisisPlanExists,
+        service.NoCareRelationship,
+        service.RelationshipRequired,
+        service.RelationshipUnchecked,
+    ),
 )
 async def create_crisis_plan(
-    payload: CrisisPlanCreate, principal: CanWrite, session: SessionDep, request: Request
+    payload: CrisisPlanCreate,
+    principal: CanWrite,
+    session: SessionDep,
+    resources: ResourcesDep,
+    request: Request,
 ) -> JSONResponse:
     """Write a crisis plan for a person your organisation cares for (one active plan per person)."""
     claimed = await idempotency.claim(session, request, principal)
-    plan = await service.create_plan(session, principal, payload)
+    plan = await service.create_plan(
+        session, resources.partnership, resources.partners, principal, payload
+    )
     return claimed.respond(
         201, plan, headers={"ETag": etag(plan.revision), "Location": _location(plan)}
     )
@@ -206,3 +225,58 @@ async def read_crisis_plan_access_history(
 ) -> list[CrisisPlanAccess]:
     """The last 25 accesses to the person's data your organisation was notified of, newest first."""
     return await service.read_access_history(session, resources.partnership, principal, plan_id)
+
+
+# Information governance: the relationships practitioners stated to write plans, to review.
+
+review_router = APIRouter(
+    prefix="/v1/crisis-plan-relationship-reviews", tags=["information governance"]
+)
+
+CanAudit = Annotated[Principal, Depends(Authorizer(Scope.audit_read))]
+REVIEW_AUTH = (Unauthenticated, Forbidden)
+
+
+@review_router.get(
+    "",
+    response_model=RelationshipReviewPage,
+    responses=problem_responses(*REVIEW_AUTH, InvalidCursor),
+)
+async def list_crisis_plan_relationship_reviews(
+    principal: CanAudit,
+    session: SessionDep,
+    resources: ResourcesDep,
+    status: Annotated[
+        RelationshipReviewStatusFilter,
+        Query(description="`pending` (the queue, the default) or `reviewed`."),
+    ] = RelationshipReviewStatusFilter.pending,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = service.DEFAULT_PAGE_SIZE,
+) -> RelationshipReviewPage:
+    """Relationships your practitioners stated to write crisis plans, to review, newest first."""
+    return await service.list_relationship_reviews(
+        session, resources.partnership, principal, status=status, cursor=cursor, limit=limit
+    )
+
+
+@review_router.post(
+    "/{review_id}",
+    response_model=RelationshipReviewRead,
+    responses=problem_responses(
+        *REVIEW_AUTH,
+        service.OwnRelationshipReview,
+        service.RelationshipReviewNotFound,
+        service.RelationshipReviewCompleted,
+    ),
+)
+async def complete_crisis_plan_relationship_review(
+    review_id: uuid.UUID,
+    payload: RelationshipReviewWrite,
+    principal: CanAudit,
+    session: SessionDep,
+    resources: ResourcesDep,
+) -> RelationshipReviewRead:
+    """Complete a pending review with its conclusion and finding; a review is completed once."""
+    return await service.complete_relationship_review(
+        session, resources.partnership, principal, review_id, payload
+    )

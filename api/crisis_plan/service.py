@@ -4,23 +4,37 @@ who has looked at the person's data.
 Only the custodian works on its plans here: every query names the caller's organisation, and a plan
 of another organisation is not found. Every change is a new revision under a row lock, checked
 against the revision the writer read, and leaves a full version with the paths it changed.
+
+A trust writes a plan only for a person it cares for: its record endpoint in the partnership, if it
+has one, must know the person; otherwise the practitioner states why, from the agreement's list, and
+the statement waits for the trust's information governance review. Organisations already holding
+an active plan for the person are notified that another wrote one.
 """
 
+import asyncio
+import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.audit.repository import people, principal_event, record
+from api.audit.repository import people, principal_event, record, record_refusal
 from api.crisis_plan import repository
 from api.errors import ServiceError
 from api.incident.repository import person_for
 from api.pagination import decode_cursor, page_of
+from api.partners import Partners
 from auth.principal import Principal
+from clients.errors import PartnerError
 from models import (
+    AccessKind,
+    AccessNotification,
     AuditAction,
+    AuditOutcome,
     CrisisPlan,
     CrisisPlanAccess,
     CrisisPlanBase,
@@ -48,7 +62,17 @@ from models import (
     utcnow,
 )
 from models.contact_hours import ContactHours, describe
-from models.crisis_plan import CrisisPlanContentRead, PlanCrisisContactRead
+from models.crisis_plan import (
+    CrisisPlanContentRead,
+    CrisisPlanRelationship,
+    PlanCrisisContactRead,
+    RelationshipBasis,
+    RelationshipReviewPage,
+    RelationshipReviewRead,
+    RelationshipReviewStatus,
+    RelationshipReviewStatusFilter,
+    RelationshipReviewWrite,
+)
 from models.partner import AlertCategory, CrisisContact, SafetyAlert, TrustCrisisPlan, TrustRecord
 
 MAX_PAGE_SIZE = 100
@@ -56,6 +80,13 @@ DEFAULT_PAGE_SIZE = 50
 # CP-IS: both sides see the last 25 accesses.
 ACCESS_HISTORY_SIZE = 25
 CRISIS_PLAN = [DataClass.crisis_plan_clinical.value]
+# A relationship review says who wrote a plan for whom: the audit trail, as IG sees it.
+AUDIT_TRAIL = [DataClass.audit_trail.value]
+
+# The writer's trust's record endpoint is asked this long whether it knows the person: the writer
+# is at a desk, not at a scene, and an endpoint that cannot answer in time is asked again later.
+RELATIONSHIP_CHECK_SECONDS = 3.0
+RELATIONSHIP_RETRY_SECONDS = 30
 
 # Raises 428/412 unless the request's If-Match names the given revision.
 VersionCheck = Callable[[int], None]
@@ -77,6 +108,42 @@ class CrisisPlanWithdrawn(ServiceError):
     status = 409
     type_slug = "crisis-plan-withdrawn"
     title = "Crisis plan withdrawn"
+
+
+class NoCareRelationship(ServiceError):
+    status = 403
+    type_slug = "no-care-relationship"
+    title = "No care relationship"
+
+
+class RelationshipRequired(ServiceError):
+    status = 422
+    type_slug = "relationship-required"
+    title = "Relationship required"
+
+
+class RelationshipUnchecked(ServiceError):
+    status = 503
+    type_slug = "relationship-unchecked"
+    title = "Could not check the relationship"
+
+
+class RelationshipReviewNotFound(ServiceError):
+    status = 404
+    type_slug = "relationship-review-not-found"
+    title = "Relationship review not found"
+
+
+class RelationshipReviewCompleted(ServiceError):
+    status = 409
+    type_slug = "relationship-review-completed"
+    title = "Relationship review completed"
+
+
+class OwnRelationshipReview(ServiceError):
+    status = 403
+    type_slug = "own-relationship-review"
+    title = "Own relationship review"
 
 
 class NotACrisisPlanner(ServiceError):
@@ -111,9 +178,120 @@ def require_planner(partnership: Partnership, principal: Principal) -> None:
         )
 
 
+class RelationshipCheck(StrEnum):
+    """What the writing trust's record endpoint said of the person."""
+
+    known = "known"
+    not_known = "not_known"
+    unavailable = "unavailable"
+
+
+@dataclass(frozen=True)
+class Relationship:
+    basis: RelationshipBasis
+    reason: str | None
+
+
+def relationship_rule(
+    endpoint: RelationshipCheck | None, stated: str | None, reasons: Collection[str]
+) -> Relationship | str:
+    """How the writer's relationship with the person stands, or why there is none (a refusal
+    reason). `endpoint` is None when the writer's trust has no record endpoint here.
+
+    The endpoint, where there is one, decides: a stated reason never overrides it, and an endpoint
+    that cannot be asked refuses the write rather than trusting a statement it could have checked.
+    """
+    if endpoint == RelationshipCheck.known:
+        return Relationship(RelationshipBasis.trust_record, stated)
+    if endpoint == RelationshipCheck.not_known:
+        return "not_known_to_trust_record"
+    if endpoint == RelationshipCheck.unavailable:
+        return "trust_record_unavailable"
+    if stated is None:
+        return "relationship_not_stated"
+    if stated not in reasons:
+        return "relationship_not_in_agreement"
+    return Relationship(RelationshipBasis.stated, stated)
+
+
+async def _check_endpoint(
+    partners: Partners, organisation_code: str, nhs_number: str
+) -> RelationshipCheck | None:
+    """Ask the writer's trust's patient index whether it holds the person, within a short
+    deadline; None if the trust has no endpoint in the partnership."""
+    trust = next((t for t in partners.trusts if t.organisation_code == organisation_code), None)
+    if trust is None:
+        return None
+    try:
+        async with asyncio.timeout(RELATIONSHIP_CHECK_SECONDS):
+            known = await trust.knows_patient(
+                nhs_number, deadline=time.monotonic() + RELATIONSHIP_CHECK_SECONDS
+            )
+    except (PartnerError, TimeoutError):
+        return RelationshipCheck.unavailable
+    return RelationshipCheck.known if known else RelationshipCheck.not_known
+
+
+def _refusal(reason: str) -> ServiceError:
+    if reason == "not_known_to_trust_record":
+        return NoCareRelationship(
+            "Your trust's records do not show this person in its care: a crisis plan is written"
+            " only by an organisation that cares for the person."
+        )
+    if reason == "trust_record_unavailable":
+        return RelationshipUnchecked(
+            "Your trust's records could not be asked whether this person is in its care;"
+            " nothing was written. Try again shortly.",
+            headers={"Retry-After": str(RELATIONSHIP_RETRY_SECONDS)},
+        )
+    if reason == "relationship_not_stated":
+        return RelationshipRequired(
+            "State your relationship with the person in `relationship`, one of the agreement's"
+            " crisis plan relationships."
+        )
+    return RelationshipRequired(
+        "`relationship` is not one of the agreement's crisis plan relationships."
+    )
+
+
+async def require_relationship(
+    session: AsyncSession,
+    partnership: Partnership,
+    partners: Partners,
+    principal: Principal,
+    payload: CrisisPlanCreate,
+) -> Relationship:
+    """The writer's relationship with the person, or a refusal, audited on its own (the request's
+    transaction rolls back) so that an attempt to write for someone else's patient is on record."""
+    endpoint = await _check_endpoint(partners, principal.organisation_code, payload.nhs_number)
+    reasons = {reason.code for reason in partnership.agreement.crisis_plan_relationships}
+    decided = relationship_rule(endpoint, payload.relationship, reasons)
+    if isinstance(decided, Relationship):
+        return decided
+    person = await repository.find_person(session, payload.nhs_number)
+    record_refusal(
+        session,
+        principal_event(
+            AuditAction.crisis_plan_create,
+            principal,
+            None,
+            {"relationship": payload.relationship},
+            outcome=AuditOutcome.denied,
+            reason=decided,
+            person_id=person.id if person is not None else None,
+        ),
+    )
+    raise _refusal(decided)
+
+
 async def create_plan(
-    session: AsyncSession, principal: Principal, payload: CrisisPlanCreate
+    session: AsyncSession,
+    partnership: Partnership,
+    partners: Partners,
+    principal: Principal,
+    payload: CrisisPlanCreate,
 ) -> CrisisPlanRead:
+    relationship = await require_relationship(session, partnership, partners, principal, payload)
     person = await person_for(session, payload.nhs_number)
     document = _document(payload)
     now = utcnow()
@@ -135,14 +313,55 @@ async def create_plan(
             "This person has an active crisis plan here; change it with PUT and If-Match,"
             " or withdraw it first."
         )
+    stated = relationship.basis == RelationshipBasis.stated
+    holders = await repository.other_holders(session, person.id)
     await repository.add(
         session,
+        CrisisPlanRelationship(
+            plan_id=plan.id,
+            person_id=person.id,
+            organisation_code=principal.organisation_code,
+            basis=relationship.basis,
+            reason=relationship.reason,
+            stated_by=principal.user_id,
+            stated_by_name=principal.display_name,
+            created_at=now,
+            review_status=RelationshipReviewStatus.pending if stated else None,
+        ),
         _version(
             plan, principal, CrisisPlanVersionKind.created, document, changed=[], changed_at=now
         ),
+        *(_plan_written(code, plan, principal) for code in holders),
     )
-    await _audit(session, AuditAction.crisis_plan_create, principal, plan)
+    await _audit(
+        session,
+        AuditAction.crisis_plan_create,
+        principal,
+        plan,
+        {
+            "relationship": {"basis": relationship.basis.value, "reason": relationship.reason},
+            "notified": holders,
+        },
+    )
     return _read(plan, payload.nhs_number)
+
+
+def _plan_written(
+    organisation_code: str, plan: CrisisPlan, principal: Principal
+) -> AccessNotification:
+    """Tells an organisation holding a plan for the person that another has written one: two plans
+    are both shown at the scene, and the holder should know whose advice sits beside its own."""
+    return AccessNotification(
+        organisation_code=organisation_code,
+        person_id=plan.person_id,
+        actor_user_id=principal.user_id,
+        actor_name=principal.display_name,
+        actor_role=principal.role.value,
+        actor_organisation_code=principal.organisation_code,
+        purpose=principal.purpose,
+        access_kind=AccessKind.plan_written.value,
+        created_at=plan.created_at,
+    )
 
 
 async def read_plan(
@@ -330,7 +549,124 @@ async def read_access_history(
             break_glass=row.break_glass,
         )
         for row in rows
+        # Only lookups are listed, and a lookup's notification always has its CAD reference.
+        if row.cad_reference is not None
     ]
+
+
+async def list_relationship_reviews(
+    session: AsyncSession,
+    partnership: Partnership,
+    principal: Principal,
+    *,
+    status: RelationshipReviewStatusFilter,
+    cursor: str | None,
+    limit: int,
+) -> RelationshipReviewPage:
+    """Relationships the caller's organisation's practitioners stated to write plans, in one
+    review status, for its information governance officer."""
+    rows = await repository.list_relationship_reviews(
+        session,
+        organisation_code=principal.organisation_code,
+        status=RelationshipReviewStatus(status.value),
+        after=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    page, next_cursor = page_of(rows, limit, lambda row: (row[0].created_at, row[0].id))
+    person_id, about = people([row.person_id for row, _ in page])
+    await record(
+        session,
+        principal_event(
+            AuditAction.crisis_plan_relationship_review_list,
+            principal,
+            None,
+            {"status": status.value, "review_ids": [str(row.id) for row, _ in page]} | about,
+            person_id=person_id,
+            data_classes=AUDIT_TRAIL if page else (),
+        ),
+    )
+    titles = _reason_titles(partnership)
+    return RelationshipReviewPage(
+        items=[_relationship_review(row, nhs, titles) for row, nhs in page],
+        next_cursor=next_cursor,
+    )
+
+
+async def complete_relationship_review(
+    session: AsyncSession,
+    partnership: Partnership,
+    principal: Principal,
+    review_id: uuid.UUID,
+    payload: RelationshipReviewWrite,
+) -> RelationshipReviewRead:
+    """Record the conclusion, once, by someone other than the practitioner who stated it.
+    Another organisation's, or no such id: 404 alike."""
+    found = await repository.find_relationship_review(
+        session, review_id, principal.organisation_code
+    )
+    if found is None:
+        raise RelationshipReviewNotFound()
+    row, nhs_number = found
+    if row.stated_by == principal.user_id:
+        raise OwnRelationshipReview(
+            "A relationship is reviewed by someone other than the practitioner who stated it."
+        )
+    if row.review_status == RelationshipReviewStatus.reviewed:
+        raise RelationshipReviewCompleted("This review is complete; a review is completed once.")
+    row.review_status = RelationshipReviewStatus.reviewed
+    row.reviewed_at = utcnow()
+    row.reviewed_by = principal.user_id
+    row.reviewer_name = principal.display_name
+    row.conclusion = payload.conclusion
+    row.finding = payload.finding
+    await repository.add(session, row)
+    await record(
+        session,
+        principal_event(
+            AuditAction.crisis_plan_relationship_review,
+            principal,
+            None,
+            {
+                "review_id": str(row.id),
+                "plan_id": str(row.plan_id),
+                "practitioner_user_id": str(row.stated_by),
+                "conclusion": payload.conclusion.value,
+            },
+            person_id=row.person_id,
+            data_classes=AUDIT_TRAIL,
+        ),
+    )
+    return _relationship_review(row, nhs_number, _reason_titles(partnership))
+
+
+def _reason_titles(partnership: Partnership) -> dict[str, str]:
+    return {reason.code: reason.title for reason in partnership.agreement.crisis_plan_relationships}
+
+
+def _relationship_review(
+    row: CrisisPlanRelationship, nhs_number: str, titles: Mapping[str, str]
+) -> RelationshipReviewRead:
+    # Only stated relationships are reviewed, and a stated one always has its reason and status.
+    assert row.reason is not None
+    assert row.review_status is not None
+    reviewer = None
+    if row.reviewed_by is not None and row.reviewer_name is not None:
+        reviewer = PlanUser(user_id=row.reviewed_by, name=row.reviewer_name)
+    return RelationshipReviewRead(
+        id=row.id,
+        status=row.review_status,
+        created_at=row.created_at,
+        plan_id=row.plan_id,
+        nhs_number=nhs_number,
+        organisation_code=row.organisation_code,
+        reason=row.reason,
+        reason_title=titles.get(row.reason),
+        practitioner=PlanUser(user_id=row.stated_by, name=row.stated_by_name),
+        reviewed_at=row.reviewed_at,
+        reviewer=reviewer,
+        conclusion=row.conclusion,
+        finding=row.finding,
+    )
 
 
 async def _own_plan(

@@ -4,7 +4,7 @@ query itself; row-level security in PostgreSQL is the second lock behind it."""
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, tuple_
+from sqlalchemy import ColumnElement, func, or_, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -106,6 +106,23 @@ async def subject_person_ids(session: AsyncSession, incident_id: uuid.UUID) -> l
     return [person_id for person_id in (await session.exec(statement)).all() if person_id]
 
 
+async def subject_person_ids_of(
+    session: AsyncSession, incident_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The identified people a page of incidents is about, for the listing's audit event."""
+    if not incident_ids:
+        return []
+    statement = (
+        select(col(IncidentSubject.person_id))
+        .where(
+            col(IncidentSubject.incident_id).in_(incident_ids),
+            col(IncidentSubject.person_id).is_not(None),
+        )
+        .distinct()
+    )
+    return [person_id for person_id in (await session.exec(statement)).all() if person_id]
+
+
 async def find_subject(
     session: AsyncSession, incident_id: uuid.UUID, subject_id: uuid.UUID
 ) -> IncidentSubject | None:
@@ -122,3 +139,26 @@ async def subject_for_person(
         col(IncidentSubject.incident_id) == incident_id, col(IncidentSubject.person_id) == person_id
     )
     return (await session.exec(statement)).one_or_none()
+
+
+# Concurrent opens by one user take turns from the quota count to the commit, as lookups do
+# (api.lookup.repository.TAKE_TURNS): otherwise ten opens sent at once all count the same rows.
+TAKE_OPENING_TURN = text("SELECT pg_advisory_xact_lock(7303, hashtext(:user_id))")
+
+
+async def take_opening_turn(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Hold the user's incident-opening lock until the transaction ends. A statement of its own,
+    before the count, so the count's snapshot sees the open that was waited for."""
+    connection = await session.connection()
+    await connection.execute(TAKE_OPENING_TURN, {"user_id": str(user_id)})
+
+
+async def opened_since(
+    session: AsyncSession, user_id: uuid.UUID, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many incidents the user has opened since then, and when the first of them was."""
+    statement = select(func.count(), func.min(col(Incident.opened_at))).where(
+        col(Incident.opened_by) == user_id, col(Incident.opened_at) >= since
+    )
+    count, first = (await session.exec(statement)).one()
+    return count, first

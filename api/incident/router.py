@@ -1,13 +1,13 @@
 """Incidents and their subjects: opened by the triage car, bound to by tokens, closed at the end."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from api import idempotency
+from api.audit.repository import principal_event, record_refusal
 from api.dependencies import ResourcesDep, SessionDep
 from api.errors import problem_responses
 from api.incident import service
@@ -15,6 +15,8 @@ from api.pagination import InvalidCursor
 from api.security import Authorizer, Forbidden, Unauthenticated
 from auth.principal import Principal
 from models import (
+    AuditAction,
+    AuditOutcome,
     IncidentCreate,
     IncidentPage,
     IncidentRead,
@@ -23,6 +25,7 @@ from models import (
     SubjectCreate,
     SubjectRead,
 )
+from models.validation import PlausibleDatetime
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
@@ -50,6 +53,7 @@ WRITE_PROBLEMS = (
     responses=problem_responses(
         *AUTH,
         service.InvalidIncidentRequest,
+        service.IncidentQuotaExceeded,
         idempotency.InvalidIdempotencyKey,
         idempotency.IdempotencyKeyReused,
     ),
@@ -63,7 +67,21 @@ async def open_incident(
 ) -> JSONResponse:
     """Open an incident for the caller's organisation (street-triage purpose, unbound token)."""
     claimed = await idempotency.claim(session, request, principal)
-    incident = await service.open_incident(session, resources.partnership, principal, payload)
+    try:
+        incident = await service.open_incident(session, resources.partnership, principal, payload)
+    except service.IncidentQuotaExceeded as exc:
+        record_refusal(
+            session,
+            principal_event(
+                AuditAction.incident_open,
+                principal,
+                None,
+                outcome=AuditOutcome.denied,
+                reason="quota",
+                route="/v1/incidents",
+            ),
+        )
+        raise exc from None
     return claimed.respond(
         201, IncidentRead.from_row(incident), headers={"Location": f"/v1/incidents/{incident.id}"}
     )
@@ -82,9 +100,11 @@ async def list_incidents(
         uuid.UUID | None, Query(description="User id of the officer who opened it.")
     ] = None,
     called_from: Annotated[
-        datetime | None, Query(alias="from", description="Calls at or after.")
+        PlausibleDatetime | None, Query(alias="from", description="Calls at or after.")
     ] = None,
-    called_to: Annotated[datetime | None, Query(alias="to", description="Calls before.")] = None,
+    called_to: Annotated[
+        PlausibleDatetime | None, Query(alias="to", description="Calls before.")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 50,
 ) -> IncidentPage:
@@ -115,7 +135,7 @@ async def read_incident(
     incident_id: uuid.UUID, principal: CanRead, session: SessionDep
 ) -> IncidentRead:
     """Read an incident of the caller's organisation, or one naming the caller's trust."""
-    incident = await service.read_incident(session, principal, incident_id)
+    incident = await service.show_incident(session, principal, incident_id)
     return IncidentRead.from_row(incident, free_text=service.shows_free_text(principal))
 
 

@@ -1,7 +1,8 @@
 """Incidents and their subjects: open, list, read, add a person, close."""
 
+import math
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -51,6 +52,34 @@ class InvalidIncidentRequest(ServiceError):
     title = "Invalid request"
 
 
+class IncidentQuotaExceeded(ServiceError):
+    status = 429
+    type_slug = "incident-quota-exceeded"
+    title = "Too many incidents opened"
+
+
+def invalid_field(field: str, message: str) -> InvalidIncidentRequest:
+    """A 422 naming the body field, as the payload schema's own problems do."""
+    return InvalidIncidentRequest(
+        f"{field} {message}.",
+        extra={
+            "invalid_params": [
+                {"location": f"body.{field}", "message": message, "code": "value_error"}
+            ]
+        },
+    )
+
+
+def time_of_call_problem(
+    time_of_call_at: datetime, received_at: datetime, max_age_days: int
+) -> str | None:
+    """Why a time of call cannot be taken when the server receives the incident then, or None.
+    (One ahead of the server's clock is refused by the payload schema, with a skew allowance.)"""
+    if time_of_call_at < received_at - timedelta(days=max_age_days):
+        return f"is more than {max_age_days} days before the incident was received"
+    return None
+
+
 class IncidentClosed(ServiceError):
     status = 409
     type_slug = "incident-closed"
@@ -72,12 +101,24 @@ class SubjectExists(ServiceError):
 async def open_incident(
     session: AsyncSession, partnership: Partnership, principal: Principal, payload: IncidentCreate
 ) -> Incident:
+    # The server's clock, not the caller's, says when the incident arrived: retention counts
+    # from the later of this and the time of call.
+    received_at = utcnow()
+    agreement = partnership.agreement
+    problem = time_of_call_problem(
+        payload.time_of_call_at, received_at, agreement.incident_time_of_call_max_age_days
+    )
+    if problem is not None:
+        raise invalid_field("time_of_call_at", problem)
     trust = payload.partner_trust_code
     if trust is not None and not any(
         org.code == trust and org.kind == OrganisationKind.nhs_trust
         for org in partnership.organisations
     ):
-        raise InvalidIncidentRequest("partner_trust_code is not an NHS trust in the partnership.")
+        raise invalid_field("partner_trust_code", "is not an NHS trust in the partnership")
+    await check_opening_quota(
+        session, principal, received_at, agreement.incident_quotas.per_user_per_hour
+    )
     incident = Incident(
         cad_reference=payload.cad_reference,
         organisation_code=principal.organisation_code,
@@ -91,10 +132,30 @@ async def open_incident(
         attendance_reason_text=payload.attendance_reason_text,
         triage_mode=payload.triage_mode,
         opened_by=principal.user_id,
+        opened_at=received_at,
     )
     await repository.add(session, incident)
     await record(session, principal_event(AuditAction.incident_open, principal, incident.id))
     return incident
+
+
+async def check_opening_quota(
+    session: AsyncSession, principal: Principal, received_at: datetime, per_hour: int
+) -> None:
+    """The user's incidents opened in the last hour, against the agreement's quota. Each incident
+    has its own lookup limit on different people: this keeps a new incident from being a new
+    allowance."""
+    await repository.take_opening_turn(session, principal.user_id)
+    opened, first = await repository.opened_since(
+        session, principal.user_id, received_at - timedelta(hours=1)
+    )
+    if opened >= per_hour:
+        frees_at = (first or received_at) + timedelta(hours=1)
+        wait = max(1, math.ceil((frees_at - received_at).total_seconds()))
+        raise IncidentQuotaExceeded(
+            "You have opened as many incidents this hour as the agreement allows.",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def shows_free_text(principal: Principal) -> bool:
@@ -103,9 +164,30 @@ def shows_free_text(principal: Principal) -> bool:
     return Scope.incident_review not in principal.scopes
 
 
+async def show_incident(
+    session: AsyncSession, principal: Principal, incident_id: uuid.UUID
+) -> Incident:
+    """The incident, for the caller to see: the read is recorded, naming the people it is about."""
+    incident = await read_incident(session, principal, incident_id)
+    person_id, about = people(await repository.subject_person_ids(session, incident_id))
+    await record(
+        session,
+        principal_event(
+            AuditAction.incident_read,
+            principal,
+            incident_id,
+            about,
+            person_id=person_id,
+            data_classes=INCIDENT_RECORD,
+        ),
+    )
+    return incident
+
+
 async def read_incident(
     session: AsyncSession, principal: Principal, incident_id: uuid.UUID, *, for_update: bool = False
 ) -> Incident:
+    """The incident if the caller's organisation may see it, for the services that act on it."""
     incident = await repository.find_accessible_incident(
         session, incident_id, principal.organisation_code, for_update=for_update
     )
@@ -152,7 +234,24 @@ async def list_incidents(
         after=decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
-    return page_of(rows, limit, lambda incident: (incident.time_of_call_at, incident.id))
+    page, next_cursor = page_of(
+        rows, limit, lambda incident: (incident.time_of_call_at, incident.id)
+    )
+    # One event per page, ids only: the incidents shown and the people they are about.
+    incident_ids = [incident.id for incident in page]
+    person_id, about = people(await repository.subject_person_ids_of(session, incident_ids))
+    await record(
+        session,
+        principal_event(
+            AuditAction.incident_list,
+            principal,
+            incident_ids[0] if len(incident_ids) == 1 else None,
+            {"incident_ids": [str(incident_id) for incident_id in incident_ids]} | about,
+            person_id=person_id,
+            data_classes=INCIDENT_RECORD if page else (),
+        ),
+    )
+    return page, next_cursor
 
 
 async def add_subject(

@@ -1,6 +1,5 @@
 """Outcome reports for supervisors: counts, rates and timings of their own organisation."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -13,6 +12,7 @@ from api.security import Authorizer, Forbidden, Unauthenticated
 from auth.principal import Principal
 from models import Scope
 from models.report import OutcomeReport, ReportGrouping
+from models.validation import PlausibleDate
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -41,10 +41,11 @@ async def report_outcomes(
     resources: ResourcesDep,
     response: Response,
     period_start: Annotated[
-        date, Query(alias="from", description="First day counted (Europe/London).")
+        PlausibleDate, Query(alias="from", description="First day counted (Europe/London).")
     ],
     period_end: Annotated[
-        date, Query(alias="to", description="First day not counted; at most five years on.")
+        PlausibleDate,
+        Query(alias="to", description="First day not counted; at most five years on."),
     ],
     group_by: ReportGrouping = ReportGrouping.month,
     accept: Annotated[str | None, Header()] = None,

@@ -46,16 +46,21 @@ _ENTER = text(
     " set_config('statement_timeout', '0', true)"
 )
 
+# Retention runs from the later of the call and the moment the server received the incident:
+# the time of call is the caller's word, and a date far back must not have a record (and the
+# custodians' notifications and access history of a lookup made today) purged at once.
+_PAST_RETENTION = "greatest(incident.time_of_call_at, incident.opened_at) < :cutoff"
+
 _CHOOSE = text(
-    "CREATE TEMPORARY TABLE purge_incident ON COMMIT DROP AS"
+    "CREATE TEMPORARY TABLE purge_incident ON COMMIT DROP AS"  # noqa: S608 - module constants only
     " SELECT incident.id FROM incident"
-    " WHERE incident.time_of_call_at < :cutoff"
+    f" WHERE {_PAST_RETENTION}"
     " AND NOT EXISTS (SELECT 1 FROM break_glass_review review"
     "  WHERE review.incident_id = incident.id AND review.status = 'pending')"
 )
 _INDEX_CHOSEN = text("CREATE UNIQUE INDEX ON purge_incident (id)")
 _HELD = text(
-    "SELECT count(*) FROM incident WHERE time_of_call_at < :cutoff"
+    f"SELECT count(*) FROM incident WHERE {_PAST_RETENTION}"  # noqa: S608 - a module constant
     " AND id NOT IN (SELECT id FROM purge_incident)"
 )
 
@@ -161,8 +166,8 @@ async def enter_retention_mode(session: AsyncSession) -> None:
 
 
 async def choose_incidents(session: AsyncSession, cutoff: datetime) -> tuple[int, int]:
-    """Mark the incidents called before the cutoff; one with a break-glass access still waiting
-    for review is held back. Returns (chosen, held)."""
+    """Mark the incidents both called and received before the cutoff; one with a break-glass
+    access still waiting for review is held back. Returns (chosen, held)."""
     connection = await session.connection()
     await connection.execute(text("DROP TABLE IF EXISTS pg_temp.purge_incident"))
     await connection.execute(_CHOOSE, {"cutoff": cutoff})

@@ -1,5 +1,8 @@
 """Retention: incident data past the agreement's periods is removed, its statistics kept.
 
+An incident's period runs from the later of its time of call and the moment the server received
+it (`opened_at`): the time of call is the caller's word.
+
 What goes: the incident, its subjects, assessments (revisions, signatures), outcome, flag lookups,
 access notifications, tokens bound to it and reviewed break-glass records, and expired idempotency
 records. What stays: a de-identified `outcome_statistic` per incident, so outcome reports over the

@@ -133,3 +133,7 @@ async def set_user_active(
         .returning(col(UserAccount.id))
     )
     return result.first() is not None
+
+
+async def find_user(session: AsyncSession, user_id: uuid.UUID) -> UserAccount | None:
+    return await session.get(UserAccount, user_id)

@@ -3,8 +3,9 @@ their own credentials in the body rather than a bearer token."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Form, Request, Response
 
+from api.anonymous import count_anonymous_refusal
 from api.audit.repository import audit_event, record, record_refusal
 from api.dependencies import ResourcesDep, SessionDep
 from api.errors import PROBLEM_CONTENT_TYPE, Problem, ServiceError
@@ -39,6 +40,7 @@ async def exchange_identity_token(
     form: Annotated[TokenExchangeRequest, Form()],
     session: SessionDep,
     resources: ResourcesDep,
+    request: Request,
     response: Response,
 ) -> TokenResponse:
     """Exchange an identity token for a purpose-bound access token (RFC 8693)."""
@@ -47,20 +49,29 @@ async def exchange_identity_token(
     except TokenRefused as exc:
         refusal = exc.refusal
         identity = refusal.identity
-        record_refusal(
-            session,
-            audit_event(
-                AuditAction.token_refuse,
-                AuditOutcome.denied,
-                reason=refusal.error.reason,
-                actor_name=identity.display_name if identity else None,
-                actor_role=identity.role.value if identity else None,
-                actor_organisation_code=identity.organisation_code if identity else None,
-                purpose=refusal.purpose if refusal.purpose and len(refusal.purpose) <= 40 else None,
-                route="/v1/token",
-                details={"error": refusal.error.error},
-            ),
-        )
+        if refusal.organisation_code is None:
+            # No identity we could verify: counted, not chained one by one (api/anonymous.py).
+            # The token routes' own rate limit holds the caller, so this one does not.
+            count_anonymous_refusal(
+                request, AuditAction.token_refuse, "/v1/token", refusal.error.reason, limit=False
+            )
+        else:
+            record_refusal(
+                session,
+                audit_event(
+                    AuditAction.token_refuse,
+                    AuditOutcome.denied,
+                    reason=refusal.error.reason,
+                    actor_name=identity.display_name if identity else None,
+                    actor_role=identity.role.value if identity else None,
+                    actor_organisation_code=refusal.organisation_code,
+                    purpose=refusal.purpose
+                    if refusal.purpose and len(refusal.purpose) <= 40
+                    else None,
+                    route="/v1/token",
+                    details={"error": refusal.error.error},
+                ),
+            )
         raise TokenRequestError(
             refusal.error.description,
             extra={"error": refusal.error.error, "error_description": refusal.error.description},
@@ -77,16 +88,23 @@ async def revoke_token(
     token_type_hint: Annotated[str | None, Form(max_length=100)] = None,
 ) -> Response:
     """Revoke one of our tokens (RFC 7009). Answers 200 whether or not the token was valid."""
-    target = revocation_target(resources, token)
-    if target is not None:
-        jti, expires_at = target
-        await repository.revoke(session, jti=jti, expires_at=expires_at, reason="holder_revoked")
+    claims = revocation_target(resources, token)
+    if claims is not None:
+        await repository.revoke(
+            session, jti=claims.jti, expires_at=claims.expires_at_datetime, reason="holder_revoked"
+        )
+        # Carries the token's organisation, so its information governance sees the revocation.
         await record(
             session,
             audit_event(
                 AuditAction.token_revoke,
                 AuditOutcome.success,
-                token_jti=jti,
+                actor_user_id=claims.user_id,
+                actor_role=claims.role.value,
+                actor_organisation_code=claims.organisation_code,
+                purpose=claims.purpose,
+                incident_id=claims.incident_id,
+                token_jti=claims.jti,
                 route="/v1/token/revoke",
             ),
         )

@@ -17,9 +17,10 @@ from api.token.schemas import (
     TokenExchangeRequest,
     TokenResponse,
 )
+from auth.access_token import AccessClaims
 from auth.errors import ExchangeRefused, InvalidToken
-from auth.identity import Identity, verify_identity_token
-from auth.policy import after_close, decide_grant
+from auth.identity import Identity, OrganisationNotAllowed, verify_identity_token
+from auth.policy import after_close, check_break_glass_anchor, decide_grant
 from models import (
     AuditAction,
     AuditEvent,
@@ -39,6 +40,15 @@ class Refusal:
     error: ExchangeRefused
     identity: Identity | None
     purpose: str | None
+
+    @property
+    def organisation_code(self) -> str | None:
+        """The organisation the refused token named, so its information governance sees it."""
+        if self.identity is not None:
+            return self.identity.organisation_code
+        if isinstance(self.error, OrganisationNotAllowed):
+            return self.error.organisation_code
+        return None
 
 
 async def exchange_token(
@@ -72,6 +82,14 @@ async def exchange_token(
                     "invalid_target",
                     "incident_not_available",
                     "The incident is not available for this purpose.",
+                )
+            if grant.break_glass:
+                check_break_glass_anchor(
+                    resources.partnership,
+                    incident_organisation_code=incident.organisation_code,
+                    status=incident.status,
+                    partner_trust_code=incident.partner_trust_code,
+                    practitioner_organisation_code=identity.organisation_code,
                 )
             if incident.status == IncidentStatus.closed:
                 grant = after_close(grant)
@@ -188,10 +206,9 @@ def _incident_id(value: str | None) -> uuid.UUID | None:
         ) from None
 
 
-def revocation_target(resources: Resources, token: str) -> tuple[uuid.UUID, datetime] | None:
-    """The jti and expiry of one of our valid tokens, or None (RFC 7009: nothing to do)."""
+def revocation_target(resources: Resources, token: str) -> AccessClaims | None:
+    """The claims of one of our valid tokens, or None (RFC 7009: nothing to do)."""
     try:
-        claims = resources.tokens.verify(token, now=time.time())
+        return resources.tokens.verify(token, now=time.time())
     except InvalidToken:
         return None
-    return claims.jti, claims.expires_at_datetime

@@ -38,6 +38,12 @@ async def test_agreement_shows_parties_purposes_and_access(client: httpx.AsyncCl
     assert all(described.values())
     assert agreement["retention"]["incident_days"] == 2190
     assert agreement["lookup_quotas"]["per_user_per_hour"] == 60
+    # What staff are held to, shown as the API enforces it.
+    assert agreement["incident_quotas"] == {"per_user_per_hour": 20}
+    assert agreement["incident_time_of_call_max_age_days"] == 7
+    assert "care_coordinator" in {
+        reason["code"] for reason in agreement["crisis_plan_relationships"]
+    }
     assert {basis["code"] for basis in agreement["legal_basis"]} >= {
         "uk-gdpr-6-1-e",
         "uk-gdpr-9-2-h",

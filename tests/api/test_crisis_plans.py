@@ -19,18 +19,17 @@ from api.settings import Settings
 from models import APPLICATION_ROLE, CrisisPlan
 from models.contact_hours import ContactHours, HoursPeriod, Weekday
 from models.partner import CrisisContact
-from tests import lookups
+from tests import factories, lookups
 from tests.audit_trail import events_with
 from tests.conftest import Committing, Exchanger, bearer
 from tests.factories import (
     always_open,
-    crisis_plan_payload,
     in_days,
     incident_payload,
     nhs_number,
     office_hours,
 )
-from tests.lookups import with_faked_partners
+from tests.lookups import scene, with_faked_partners
 from tests.problems import problem, user_id
 
 URL = "/v1/crisis-plans"
@@ -43,14 +42,26 @@ partners = lookups.partners
 partner_transport = lookups.partner_transport
 
 
+# Plans here are written under a stated relationship: the trusts have no record endpoint in this
+# module's partnership (how a relationship is established is tested in
+# test_crisis_plan_relationship.py).
+RELATIONSHIP = "care_coordinator"
+
+
+def crisis_plan_payload(**overrides: Any) -> dict[str, Any]:
+    return {"relationship": RELATIONSHIP} | factories.crisis_plan_payload(**overrides)
+
+
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
-    """The demo partnership with partners faked at the transport, and one rule the demo lacks:
-    police forces' practitioners may use crisis planning (the service must still refuse them)."""
+    """The demo partnership with partners faked at the transport, less the trusts' endpoints, and
+    one rule the demo lacks: police forces' practitioners may use crisis planning (the service
+    must still refuse them)."""
     return with_faked_partners(settings, tmp_path, _police_practitioners_may_plan)
 
 
 def _police_practitioners_may_plan(document: dict[str, Any]) -> None:
+    document["partners"] = [p for p in document["partners"] if p["kind"] != "fhir_trust"]
     document["agreement"]["access"].append(
         {
             "organisation_kind": "police_force",
@@ -102,8 +113,10 @@ async def withdraw(
 
 
 def written(payload: dict[str, Any]) -> dict[str, Any]:
-    """The body of a PUT: the create body without the NHS number."""
-    return {key: value for key, value in payload.items() if key != "nhs_number"}
+    """The body of a PUT: the create body without the NHS number and relationship."""
+    return {
+        key: value for key, value in payload.items() if key not in {"nhs_number", "relationship"}
+    }
 
 
 def snapshot(payload: dict[str, Any], status: str = "active") -> dict[str, Any]:
@@ -543,7 +556,9 @@ async def test_only_crisis_planning_tokens_reach_the_routes(
 ) -> None:
     created = await create(exchanger.client, await nurse(exchanger))
     plan_url = f"{URL}/{created['id']}"
-    token = await exchanger.token(role, org, purpose)
+    # A practitioner at a scene holds street triage only bound to a police incident.
+    bound = await scene(exchanger) if role == "mh_practitioner" else None
+    token = await exchanger.token(role, org, purpose, incident_id=bound)
     requests = [
         ("POST", URL, crisis_plan_payload(nhs_number=nhs_number(100000000))),
         ("GET", URL, None),
@@ -1236,7 +1251,7 @@ async def _as_tenant(connection: AsyncConnection, org: str) -> None:
     await connection.execute(text("SELECT set_config('app.org', :org, true)"), {"org": org})
 
 
-async def test_database_lets_every_tenant_read_but_only_the_custodian_write(
+async def test_database_lets_other_tenants_read_only_inside_a_lookup_and_only_the_custodian_write(
     exchanger: Exchanger, connection: AsyncConnection
 ) -> None:
     created = await create(exchanger.client, await nurse(exchanger))
@@ -1248,20 +1263,23 @@ async def test_database_lets_every_tenant_read_but_only_the_custodian_write(
         )
     ).one()
 
-    # The police force's lookup may read the plan (the API confines the crisis plan routes).
+    async def seen(table: str, column: str) -> int:
+        found = await connection.scalar(
+            text(f"SELECT count(*) FROM {table} WHERE {column} = :id"),
+            {"id": plan_id},
+        )
+        return int(found or 0)
+
+    # Another tenant reads the plan only while the transaction says it is a lookup, and never
+    # its versions (the lookup does not read them).
     await _as_tenant(connection, "NSP")
-    assert (
-        await connection.scalar(
-            text("SELECT count(*) FROM crisis_plan WHERE id = :id"), {"id": plan_id}
-        )
-        == 1
-    )
-    assert (
-        await connection.scalar(
-            text("SELECT count(*) FROM crisis_plan_version WHERE plan_id = :id"), {"id": plan_id}
-        )
-        == 1
-    )
+    assert (await seen("crisis_plan", "id"), await seen("crisis_plan_version", "plan_id")) == (0, 0)
+    await connection.execute(text("SELECT set_config('app.lookup', 'on', true)"))
+    assert (await seen("crisis_plan", "id"), await seen("crisis_plan_version", "plan_id")) == (1, 0)
+    await connection.execute(text("SELECT set_config('app.lookup', '', true)"))
+    assert await seen("crisis_plan", "id") == 0
+    await _as_tenant(connection, "RQI")
+    assert (await seen("crisis_plan", "id"), await seen("crisis_plan_version", "plan_id")) == (1, 1)
 
     await _as_tenant(connection, "Y05868")
     changed = await connection.execute(

@@ -270,3 +270,79 @@ async def test_unbound_officer_cannot_list_a_colleagues_incidents(
         "/v1/incidents", params={"officer": str(uuid.uuid4())}, headers=bearer(officer)
     )
     assert response.status_code == 422
+
+
+async def _incident_with_a_person(exchanger: Exchanger, officer: str) -> tuple[uuid.UUID, str]:
+    """An incident about the person with NHS_NUMBER; its id and a token bound to it."""
+    opened = await exchanger.client.post(
+        "/v1/incidents", json=incident_payload(), headers=bearer(officer)
+    )
+    incident_id = uuid.UUID(opened.json()["id"])
+    bound = await exchanger.token("officer", "NSP", "street-triage", incident_id=incident_id)
+    added = await exchanger.client.post(
+        f"/v1/incidents/{incident_id}/subjects",
+        json={"nhs_number": NHS_NUMBER},
+        headers=bearer(bound),
+    )
+    assert added.status_code == 201
+    return incident_id, bound
+
+
+async def _events(connection: AsyncConnection, request_id: str) -> list[Any]:
+    await connection.execute(text("RESET ROLE"))
+    rows = await connection.execute(
+        text(
+            "SELECT action, outcome, actor_user_id, actor_role, incident_id, person_id, details"
+            " FROM audit_event WHERE request_id = :id"
+        ),
+        {"id": request_id},
+    )
+    return list(rows)
+
+
+async def _person_id(connection: AsyncConnection) -> uuid.UUID:
+    await connection.execute(text("RESET ROLE"))
+    found = await connection.scalar(
+        text("SELECT id FROM person WHERE nhs_number = :nhs"), {"nhs": NHS_NUMBER}
+    )
+    assert isinstance(found, uuid.UUID)
+    return found
+
+
+async def test_reading_an_incident_is_audited_naming_its_people(
+    exchanger: Exchanger, officer: str, connection: AsyncConnection
+) -> None:
+    incident_id, bound = await _incident_with_a_person(exchanger, officer)
+    supervisor = await exchanger.token("supervisor", "NSP", "supervision")
+    for token, role in ((bound, "officer"), (supervisor, "supervisor")):
+        response = await exchanger.client.get(f"/v1/incidents/{incident_id}", headers=bearer(token))
+        assert response.status_code == 200
+        [event] = await _events(connection, response.headers["x-request-id"])
+        assert (event.action, event.outcome, event.actor_role) == ("incident.read", "success", role)
+        assert event.actor_user_id is not None
+        assert event.incident_id == incident_id
+        assert event.person_id == await _person_id(connection)
+
+
+async def test_a_page_of_incidents_is_audited_once_with_the_ids_it_shows(
+    exchanger: Exchanger, officer: str, connection: AsyncConnection
+) -> None:
+    first, _ = await _incident_with_a_person(exchanger, officer)
+    second, _ = await _incident_with_a_person(exchanger, officer)
+    supervisor = await exchanger.token("supervisor", "NSP", "supervision")
+    response = await exchanger.client.get(
+        "/v1/incidents", params={"limit": 200}, headers=bearer(supervisor)
+    )
+    assert response.status_code == 200
+    shown = {item["id"] for item in response.json()["items"]}
+    assert {str(first), str(second)} <= shown
+    [event] = await _events(connection, response.headers["x-request-id"])
+    assert (event.action, event.outcome, event.actor_role) == (
+        "incident.list",
+        "success",
+        "supervisor",
+    )
+    assert set(event.details["incident_ids"]) == shown
+    # Both incidents are about the one person: named once, as the event's person.
+    assert event.person_id == await _person_id(connection)
+    assert NHS_NUMBER not in str(event.details)

@@ -195,6 +195,8 @@ async def test_rls_is_forced_on_every_incident_table(connection: AsyncConnection
         "access_notification",
         "crisis_plan",
         "crisis_plan_version",
+        "crisis_plan_relationship",
+        "idempotency_record",
         "incident_fact",
         "outcome_statistic",
         "purged_prior_contact",

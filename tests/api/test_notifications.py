@@ -188,7 +188,7 @@ async def test_only_practitioners_planning_crises_may_read_notifications(
     refused = [
         await exchanger.token("officer", "NSP", "street-triage"),
         # A nurse of the custodian trust, but at the scene: the purpose carries no notification scope.
-        await exchanger.token("mh_practitioner", "RQI", "street-triage"),
+        await exchanger.token("mh_practitioner", "RQI", "street-triage", incident_id=incident_id),
         await exchanger.token("supervisor", "RQI", "supervision"),
     ]
     for token in refused:

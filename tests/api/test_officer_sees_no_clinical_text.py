@@ -127,6 +127,12 @@ CALLS = (
         "/v1/break-glass-reviews/{review_id}",
         {"conclusion": "justified", "finding": "Plan needed at the scene."},
     ),
+    Call("GET", "/v1/crisis-plan-relationship-reviews"),
+    Call(
+        "POST",
+        "/v1/crisis-plan-relationship-reviews/{review_id}",
+        {"conclusion": "confirmed", "finding": "Care coordinator confirmed with the team."},
+    ),
     Call("GET", "/v1/reports/outcomes"),
     Call(*CLOSE),
 )

@@ -297,6 +297,7 @@ async def test_everything_of_a_purged_incident_goes_and_the_rest_stays(
     for user, created in ((AUTHOR_ID, now - timedelta(hours=25)), (uuid.uuid4(), now)):
         await connection.execute(
             insert(IdempotencyRecord).values(
+                organisation_code="NSP",
                 user_id=user,
                 key=f"key-{created.isoformat()}",
                 route="POST /v1/incidents",

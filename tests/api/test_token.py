@@ -16,7 +16,7 @@ from api.security import Authorizer
 from models import AuditEvent, BreakGlassReview, IssuedToken
 from tests.conftest import Exchanger, bearer
 from tests.factories import incident_payload, outcome_payload
-from tests.identity_provider import IdentityProvider
+from tests.identity_provider import ISSUER, IdentityProvider
 
 CAD = "LP-20261121-0412"
 
@@ -62,7 +62,7 @@ async def test_exchange_issues_a_narrow_short_token(
     assert (claims["role"], claims["org"], claims["purpose"]) == ("officer", "NSP", "street-triage")
     assert claims["scope"] == "incident:open"
     assert "incident" not in claims
-    assert claims["act"] == {"iss": "https://idp.northshire-police.test", "sub": "officer-nsp-1"}
+    assert claims["act"] == {"iss": ISSUER, "sub": "officer-nsp-1"}
     uuid.UUID(claims["sub"])
 
     jti = uuid.UUID(claims["jti"])

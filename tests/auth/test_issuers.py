@@ -26,6 +26,7 @@ def entry(**overrides: Any) -> dict[str, Any]:
         "audience": OWN_ISSUER,
         "jwks_file": "jwks.json",
         "algorithms": ["RS256"],
+        "organisation": "NSP",
     }
     return base | overrides
 
@@ -41,6 +42,12 @@ def entry(**overrides: Any) -> dict[str, Any]:
         ({"issuer": OWN_ISSUER}, "lists this API's own issuer"),
         ({"role_claim": "role; drop"}, "role_claim: String should match pattern"),
         ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+        ({"organisations": ["RQI"]}, "give organisation or organisations, not both"),
+        ({"organisation": "nsp; drop"}, "organisation: String should match pattern"),
+        ({"organisation": None, "organisations": ["RQI", "x"]}, "organisations.1: String should"),
+        # Outside development an issuer that names no organisation could assert any of them.
+        ({"organisation": None}, "issuer https://idp.example names no organisations"),
+        ({"organisation": None, "organisations": []}, "issuer https://idp.example names no"),
     ],
 )
 def test_issuer_file_rules(tmp_path: Path, overrides: dict[str, Any], message: str) -> None:
@@ -53,6 +60,17 @@ def test_issuer_file_rules(tmp_path: Path, overrides: dict[str, Any], message: s
 def test_issuer_listed_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IssuerConfigError, match="lists an issuer twice"):
         load_trusted_issuers(write(tmp_path, [entry(), entry()]), own_issuer=OWN_ISSUER)
+
+
+def test_an_issuer_without_organisations_is_allowed_only_when_not_required(
+    tmp_path: Path,
+) -> None:
+    """Development (`require_organisations=False`) may trust a provider for every organisation."""
+    path = write(tmp_path, [entry(organisation=None)])
+    (loaded,) = load_trusted_issuers(path, own_issuer=OWN_ISSUER, require_organisations=False)
+    assert not loaded.bound_to_organisations
+    with pytest.raises(IssuerConfigError, match=r"https://idp\.example names no organisations"):
+        load_trusted_issuers(path, own_issuer=OWN_ISSUER)
 
 
 def test_json_file_and_relative_key_paths(tmp_path: Path) -> None:

@@ -260,3 +260,44 @@ async def test_a_contact_part_named_like_a_field_of_ours_is_not_taken_as_one() -
     assert result.plan.crisis_contact is not None
     assert result.plan.crisis_contact.schedule is None
     assert result.plan.crisis_contact.out_of_hours_phone is None
+
+
+# The patient index: whether the trust cares for the person at all
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ([], False),
+        ([fixture("pds/Patient.json")], True),
+    ],
+)
+async def test_the_patient_index_says_whether_the_trust_cares_for_the_person(
+    entries: list[dict[str, Any]], expected: bool
+) -> None:
+    transport = RecordingTransport(
+        lambda request: fhir(
+            200,
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [{"resource": e} for e in entries],
+            },
+        )
+    )
+    trust = FhirTrustClient(partner_http(transport.client(), "trust-rqi"), "RQI")
+    assert await trust.knows_patient(NHS, deadline=time.monotonic() + 1) is expected
+    [request] = transport.requests
+    assert request.url.path.endswith("/Patient")
+    assert request.url.params["identifier"] == f"https://fhir.nhs.uk/Id/nhs-number|{NHS}"
+
+
+async def test_a_patient_index_answering_about_someone_else_is_bad_data() -> None:
+    someone_else = fixture("pds/Minimal_Patient.json")  # 9000000033
+    transport = RecordingTransport(
+        lambda request: fhir(200, {"resourceType": "Bundle", "entry": [{"resource": someone_else}]})
+    )
+    trust = FhirTrustClient(partner_http(transport.client(), "trust-rqi"), "RQI")
+    with pytest.raises(PartnerBadResponse) as caught:
+        await trust.knows_patient(NHS, deadline=time.monotonic() + 1)
+    assert caught.value.reason == "wrong_subject"

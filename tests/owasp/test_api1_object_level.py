@@ -42,7 +42,8 @@ partners = lookups.partners
 partner_transport = lookups.partner_transport
 
 KNOWN_TO_RQI = "9000000009"
-PLANNED_HERE = "9000000033"
+# RQI writes his plan here too: a trust writes plans only for people its records know.
+PLANNED_HERE = KNOWN_TO_RQI
 PLAN_MARKER = "BOLA-PLAN-MARKER"
 JUSTIFICATION = "Man on the railway bridge; plan held by the Northshire trust"
 OTHER_FORCE = "SWP"
@@ -488,3 +489,70 @@ async def test_a_subject_access_report_does_not_tell_a_stranger_the_person_is_re
     never = await request(client, "POST", url, stranger, {"nhs_number": "9434765919"})
     assert report_without_moment(never)["known"] is False
     assert report_without_moment(recorded) == report_without_moment(never)
+
+
+# Idempotent replays (trust boundaries, audited reads): a stored response is an object of the
+# organisation and incident it was made for, and a retry is not a way around either.
+
+
+async def test_a_stored_response_is_never_replayed_to_another_organisation_or_incident(
+    exchanger: Exchanger,
+) -> None:
+    client = exchanger.client
+    nurse = exchanger.idp.token("mh_practitioner", "RQI", sub="bola-nurse-who-moved")
+    rqi = await exchanger.token("mh_practitioner", "RQI", "crisis-planning", subject_token=nurse)
+    plan_key = {"Idempotency-Key": "bola-plan-1"}
+    plan_body = crisis_plan_payload(nhs_number=KNOWN_TO_RQI)
+    plan = created(
+        await client.post("/v1/crisis-plans", json=plan_body, headers=bearer(rqi) | plan_key)
+    )
+    # The same identity, now acting for another trust, with the same key and body.
+    moved = exchanger.idp.token("mh_practitioner", "Y05868", sub="bola-nurse-who-moved")
+    y05868 = await exchanger.token(
+        "mh_practitioner", "Y05868", "crisis-planning", subject_token=moved
+    )
+    again = await client.post("/v1/crisis-plans", json=plan_body, headers=bearer(y05868) | plan_key)
+    assert "idempotent-replayed" not in again.headers
+    assert plan["id"] not in again.text
+
+    incident_id = await open_incident(exchanger, "NSP", "RQI")
+    officer = await exchanger.token("officer", "NSP", "street-triage", incident_id=incident_id)
+    subject_key = {"Idempotency-Key": "bola-subject-1"}
+    url = f"/v1/incidents/{incident_id}/subjects"
+    created(
+        await client.post(
+            url, json={"nhs_number": KNOWN_TO_RQI}, headers=bearer(officer) | subject_key
+        )
+    )
+    elsewhere = await open_incident(exchanger, "NSP", "RQI")
+    rebound = await exchanger.token("officer", "NSP", "street-triage", incident_id=elsewhere)
+    replay = await client.post(
+        url, json={"nhs_number": KNOWN_TO_RQI}, headers=bearer(rebound) | subject_key
+    )
+    problem(replay, 403, "forbidden")
+    assert KNOWN_TO_RQI not in replay.text
+
+
+# Crisis plans need a relationship (issue 13, item 2): writing a plan is object-level access to
+# the person. A second trust, with valid credentials, may not write one for the first trust's
+# patient when its own records do not know them, and nothing it sends says whose patient it is.
+
+
+async def test_a_trust_cannot_write_a_crisis_plan_for_a_person_outside_its_care(
+    exchanger: Exchanger, connection: AsyncConnection
+) -> None:
+    client = exchanger.client
+    second = await exchanger.token("mh_practitioner", "Y05868", "crisis-planning")
+    body = crisis_plan_payload(nhs_number=KNOWN_TO_RQI)
+    body["police"]["approach_advice"] = "Advice from a trust that does not care for him."
+    for stated in (None, "care_coordinator"):
+        attempt = body if stated is None else body | {"relationship": stated}
+        refused = await client.post("/v1/crisis-plans", json=attempt, headers=bearer(second))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["type"].endswith("/no-care-relationship")
+        assert KNOWN_TO_RQI not in refused.text
+    await connection.execute(text("RESET ROLE"))
+    written = await connection.scalar(
+        text("SELECT count(*) FROM crisis_plan WHERE organisation_code = 'Y05868'")
+    )
+    assert written == 0

@@ -249,3 +249,27 @@ async def test_closing_the_incident_revokes_its_tokens_at_once_on_every_route(
     for token in (forger.token, nurse):
         assert_unauthenticated(await client.get(incident, headers=bearer(token)), presented=True)
         await refused_everywhere(app, client, token)
+
+
+# --- Issue 13, trust boundaries: an identity provider asserts only its own organisations -------
+
+
+async def test_issue13_the_forces_identity_provider_claiming_a_trust_reads_nothing(
+    client: httpx.AsyncClient, exchanger: Exchanger, key_material: KeyMaterial
+) -> None:
+    """A token signed by the force's provider, valid in every other way, claiming a trust and a
+    nurse's (or its information governance officer's) role: refused at the exchange, so the
+    trust's plans and audit trail stay out of reach."""
+    force = key_material.force_idp
+    for role, purpose in (("mh_practitioner", "crisis-planning"), ("ig_officer", "audit")):
+        response = await exchanger.request(
+            role, "RQI", purpose, subject_token=force.token(role, "RQI")
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "invalid_grant"
+        assert "access_token" not in response.text
+    # The same provider still signs its own force's officers in.
+    own = force.token("officer", "NSP")
+    assert (
+        await exchanger.request("officer", "NSP", "street-triage", subject_token=own)
+    ).status_code == 200

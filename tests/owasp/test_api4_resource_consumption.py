@@ -21,6 +21,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.settings import Settings
 from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
@@ -45,6 +47,7 @@ PAGINATED = {
     ("GET", "/v1/notifications"): 100,
     ("GET", "/v1/audit-events"): 200,
     ("GET", "/v1/break-glass-reviews"): 200,
+    ("GET", "/v1/crisis-plan-relationship-reviews"): 100,
 }
 # Who holds each scope that opens a paginated route: (role, organisation, purpose).
 HOLDERS = {
@@ -313,3 +316,85 @@ async def test_a_token_exchange_form_field_is_capped(client: httpx.AsyncClient) 
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+# --- anonymous traffic costs nothing (issue 13, item 6) ------------------------------------------
+
+
+async def _chain_seq(connection: AsyncConnection) -> int:
+    await connection.execute(text("RESET ROLE"))
+    return int((await connection.execute(text("SELECT seq FROM audit_chain_head"))).scalar_one())
+
+
+def _limited(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/rate-limited")
+    assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_anonymous_requests_chain_nothing_and_are_held_to_a_rate_per_address(
+    app: FastAPI, client: httpx.AsyncClient, connection: AsyncConnection
+) -> None:
+    """Before: each refusal appended its own row to the audit chain, without limit. Now refusals
+    without a verifiable token are counted in memory (written once a minute, one event per route,
+    reason and address), and past the default burst of 40 an address gets 429."""
+    before = await _chain_seq(connection)
+    statuses = []
+    for _ in range(200):
+        response = await client.get(f"/v1/incidents/{uuid.uuid4()}")
+        statuses.append(response.status_code)
+        if response.status_code != 401:
+            break
+    assert statuses[:40] == [401] * 40
+    _limited(response)
+    assert await _chain_seq(connection) == before
+    counted = app.state.anonymous_traffic.refusals.drain()  # not written at shutdown, elsewhere
+    assert sum(tally.count for tally in counted.values()) == len(statuses)
+
+
+async def test_the_token_endpoint_is_held_to_a_rate_per_address(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    form = {
+        "grant_type": TOKEN_EXCHANGE_GRANT,
+        "subject_token": "not-a-token",
+        "subject_token_type": JWT_TOKEN_TYPE,
+        "purpose": "street-triage",
+    }
+    statuses = []
+    for _ in range(200):
+        response = await client.post("/v1/token", data=form)
+        statuses.append(response.status_code)
+        if response.status_code != 400:
+            break
+    assert statuses[:20] == [400] * 20
+    _limited(response)
+    app.state.anonymous_traffic.refusals.drain()
+
+
+# --- incidents opened per user per hour (issue 13, item 7) ---------------------------------------
+
+
+async def test_opening_incident_after_incident_is_held_to_the_hourly_quota(
+    exchanger: Exchanger, partners: FakePartners
+) -> None:
+    """Before: each new incident came with a fresh people-per-incident lookup limit, so opening
+    more incidents reset it without bound. Now a user opens at most the agreement's
+    `incident_quotas.per_user_per_hour` (20 in the demo) in an hour."""
+    officer = bearer(await exchanger.token("officer", "NSP", "street-triage"))
+    for number in range(20):
+        opened = await exchanger.client.post(
+            "/v1/incidents",
+            json=incident_payload(cad_reference=f"LP-MANY-{number}"),
+            headers=officer,
+        )
+        assert opened.status_code == 201, opened.text
+    refused = await exchanger.client.post(
+        "/v1/incidents", json=incident_payload(cad_reference="LP-MANY-X"), headers=officer
+    )
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/incident-quota-exceeded")
+    assert 0 < int(refused.headers["retry-after"]) <= 3600
+    assert partners.requests == []

@@ -1,7 +1,7 @@
 """API5:2023 Broken Function Level Authorization.
 
 A matrix of every kind of token the agreement issues (officer street-triage unbound and bound;
-practitioner street-triage unbound and bound, crisis-planning and break-glass; supervisors of a
+practitioner street-triage bound, crisis-planning and break-glass; supervisors of a
 force and of a trust; information governance) against every route of the app. The routes and the
 scopes each declares are read from the app (the `Authorizer` in each route's dependencies), and a
 token's scopes from its own `scope` claim, so a new route joins the matrix the day it is added.
@@ -26,6 +26,7 @@ from api.settings import Settings
 from models import Scope
 from tests import lookups
 from tests.conftest import Exchanger, bearer
+from tests.factories import incident_payload
 from tests.lookups import scene, with_faked_partners
 from tests.owasp.routes import (
     DOCS_ROUTES,
@@ -44,7 +45,6 @@ JUSTIFICATION = "Man on the railway bridge; his plan is needed now"
 TOKENS: dict[str, tuple[str, str, str, bool]] = {
     "officer street-triage unbound": ("officer", "NSP", "street-triage", False),
     "officer street-triage bound": ("officer", "NSP", "street-triage", True),
-    "practitioner street-triage unbound": ("mh_practitioner", "RQI", "street-triage", False),
     "practitioner street-triage bound": ("mh_practitioner", "RQI", "street-triage", True),
     "practitioner crisis-planning": ("mh_practitioner", "RQI", "crisis-planning", False),
     "practitioner break-glass": ("mh_practitioner", "RQI", "break-glass", True),
@@ -197,3 +197,93 @@ async def test_scopes_are_checked_on_the_server_not_trusted_from_the_request(
         headers=bearer(token) | {"x-scope": "incident:review", "x-role": "supervisor"},
     )
     assert response.status_code == 403
+
+
+# --- Issue 13, trust boundaries: incidents are police work; break-glass stands on them ---------
+
+
+async def test_issue13_a_practitioner_cannot_open_an_incident(exchanger: Exchanger) -> None:
+    """The demo agreement gives practitioners no `incident:open`: no unbound street-triage token,
+    and none that asks for the scope."""
+    for extra in ({}, {"scope": "incident:open"}):
+        response = await exchanger.request("mh_practitioner", "RQI", "street-triage", **extra)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "invalid_scope"
+    incident_id = await scene(exchanger)
+    bound = await exchanger.token(
+        "mh_practitioner", "RQI", "street-triage", incident_id=incident_id
+    )
+    assert Scope.incident_open not in token_scopes(bound)
+    opened = await exchanger.client.post("/v1/incidents", json={}, headers=bearer(bound))
+    assert opened.status_code == 403
+
+
+async def test_issue13_no_break_glass_without_a_police_incident_naming_the_trust(
+    exchanger: Exchanger,
+) -> None:
+    """The attack: a nurse opens an incident of their own and breaks glass on it. They get no
+    token that opens one; another trust's incident, or one naming no trust, is no anchor either;
+    the police incident naming their trust is."""
+    own = await exchanger.request("mh_practitioner", "RQI", "street-triage")
+    if own.status_code == 200:
+        opened = await exchanger.client.post(
+            "/v1/incidents",
+            json=incident_payload(partner_trust_code="RQI"),
+            headers=bearer(own.json()["access_token"]),
+        )
+        glass = await exchanger.request(
+            "mh_practitioner",
+            "RQI",
+            "break-glass",
+            incident_id=opened.json()["id"],
+            justification=JUSTIFICATION,
+        )
+        raise AssertionError(f"a practitioner opened an incident; break-glass: {glass.status_code}")
+    assert own.json()["error"] == "invalid_scope"
+    for trust in ("Y05868", None):
+        token = await exchanger.token("officer", "NSP", "street-triage")
+        opened = await exchanger.client.post(
+            "/v1/incidents",
+            json=incident_payload(partner_trust_code=trust),
+            headers=bearer(token),
+        )
+        assert opened.status_code == 201, opened.text
+        refused = await exchanger.request(
+            "mh_practitioner",
+            "RQI",
+            "break-glass",
+            incident_id=opened.json()["id"],
+            justification=JUSTIFICATION,
+        )
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_target"
+    anchored = await scene(exchanger)
+    granted = await exchanger.request(
+        "mh_practitioner", "RQI", "break-glass", incident_id=anchored, justification=JUSTIFICATION
+    )
+    assert granted.status_code == 200, granted.text
+
+
+async def test_issue13_the_person_who_broke_glass_cannot_review_it(exchanger: Exchanger) -> None:
+    """The same identity exchanged as information governance is refused the review (403)."""
+    incident_id = await scene(exchanger)
+    nurse = exchanger.idp.token("mh_practitioner", "RQI", sub="nurse-owasp-5")
+    await exchanger.token(
+        "mh_practitioner",
+        "RQI",
+        "break-glass",
+        incident_id=incident_id,
+        justification=JUSTIFICATION,
+        subject_token=nurse,
+    )
+    same = exchanger.idp.token("ig_officer", "RQI", sub="nurse-owasp-5")
+    own = await exchanger.token("ig_officer", "RQI", "audit", subject_token=same)
+    listed = await exchanger.client.get("/v1/break-glass-reviews", headers=bearer(own))
+    [review] = listed.json()["items"]
+    response = await exchanger.client.post(
+        f"/v1/break-glass-reviews/{review['id']}",
+        json={"conclusion": "justified", "finding": "I was there; it was needed."},
+        headers=bearer(own),
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["type"].endswith("/break-glass-self-review")

@@ -261,3 +261,45 @@ def test_an_unconfigured_service_is_production_and_refuses_to_start(
     assert Settings.model_fields["environment"].default == Environment.production
     with pytest.raises(ValidationError, match="required outside development"):
         Settings()
+
+
+# --- bad input is a 422 naming the field, never a 500 (issue 13, item 7) -------------------------
+
+
+async def test_a_nul_in_free_text_is_a_422_naming_the_field_not_a_database_500(
+    exchanger: Exchanger,
+) -> None:
+    """Before: PostgreSQL refused the NUL and the request was a 500. Every route's every string is
+    swept in tests/api/test_server_time_and_input.py."""
+    opener = await exchanger.token("officer", "NSP", "street-triage")
+    opened = await exchanger.client.post(
+        "/v1/incidents", json=incident_payload(), headers=bearer(opener)
+    )
+    incident_id = opened.json()["id"]
+    bound = await exchanger.token("officer", "NSP", "street-triage", incident_id=incident_id)
+    response = await exchanger.client.post(
+        f"/v1/incidents/{incident_id}/subjects",
+        json={"description": "Man, 30s, \x00 on the bridge"},
+        headers=bearer(bound),
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [param["location"] for param in response.json()["invalid_params"]] == [
+        "body.description"
+    ]
+    assert "on the bridge" not in response.text
+
+
+async def test_a_report_for_the_years_9995_to_9999_is_a_422_not_a_500(
+    exchanger: Exchanger,
+) -> None:
+    supervisor = await exchanger.token("supervisor", "NSP", "supervision")
+    response = await exchanger.client.get(
+        "/v1/reports/outcomes",
+        params={"from": "9995-01-01", "to": "9999-12-31"},
+        headers=bearer(supervisor),
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    locations = {param["location"] for param in response.json()["invalid_params"]}
+    assert locations == {"query.from", "query.to"}

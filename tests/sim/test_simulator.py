@@ -525,6 +525,24 @@ async def test_the_trust_adapter_reads_the_simulated_trust() -> None:
     assert record.plan.clinical.mha_status == "Informal; no current section or CTO"
 
 
+@pytest.mark.parametrize(
+    ("ods", "nhs_number", "known"),
+    [
+        ("RQI", "9000000009", True),  # alerts and a plan there
+        ("RQI", "9000000033", True),  # in the index only: RQI may write the first plan here
+        ("Y05868", "9000000033", False),
+        ("Y05868", "9000000025", True),
+        ("RQI", "9111231130", False),  # no one's patient
+    ],
+)
+async def test_a_trusts_patient_index_holds_the_people_it_cares_for(
+    ods: str, nhs_number: str, known: bool
+) -> None:
+    async with sim_client(sim(), f"http://sim/trust/{ods}/FHIR/R4/") as client:
+        trust = FhirTrustClient(partner_http(client, f"trust-{ods.lower()}"), ods)
+        assert await trust.knows_patient(nhs_number, deadline=deadline()) is known
+
+
 # Clinical safety cases: one synthetic person each
 
 
