@@ -17,6 +17,7 @@ minute, and a client may pass each worker's limit.
 """
 
 import asyncio
+import ipaddress
 import json
 import logging
 import math
@@ -229,6 +230,14 @@ class AnonymousTraffic:
             settings.rate_limit_token_burst,
             settings.anonymous_refusal_max_keys,
         )
+        # The other public routes (health, readiness, metrics, the agreement, the dashboard
+        # page): probes and pages at human or orchestrator pace; `/readyz` takes a database
+        # connection, so a flood of it must not starve the lookups of theirs.
+        self.public = RateLimiter(
+            settings.rate_limit_anonymous_per_second,
+            settings.rate_limit_anonymous_burst,
+            settings.anonymous_refusal_max_keys,
+        )
 
     def refuse(
         self, action: AuditAction, route: str | None, reason: str, client: str, *, limit: bool
@@ -287,8 +296,22 @@ def anonymous_traffic(request: Request) -> AnonymousTraffic:
     return traffic
 
 
+def client_key(host: str | None) -> str:
+    """The address a client is limited and counted under: an IPv6 client by its /64, which one
+    subscriber holds whole (one bucket per address would give each of its addresses a fresh
+    burst)."""
+    if not host:
+        return UNKNOWN_CLIENT
+    if ":" in host:
+        try:
+            return str(ipaddress.ip_network(f"{host}/64", strict=False))
+        except ValueError:
+            return host
+    return host
+
+
 def client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else UNKNOWN_CLIENT
+    return client_key(request.client.host if request.client is not None else None)
 
 
 def count_anonymous_refusal(
@@ -302,16 +325,6 @@ def count_anonymous_refusal(
     if wait > 0:
         raise RateLimited(
             "Too many refused requests from this address.",
-            headers={"Retry-After": retry_after(wait)},
-        )
-
-
-async def limit_token_requests(request: Request) -> None:
-    """The token routes' rate per client address: each costs a signature check and a write."""
-    wait = anonymous_traffic(request).token.take(client_address(request), _monotonic())
-    if wait > 0:
-        raise RateLimited(
-            "Too many token requests from this address.",
             headers={"Retry-After": retry_after(wait)},
         )
 
@@ -330,7 +343,7 @@ GATED_BODY = json.dumps(
 _JWT_SHAPE = re.compile(rb"^[Bb]earer +[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
 
-def _may_hold_a_token(headers: list[tuple[bytes, bytes]]) -> bool:
+def may_hold_a_token(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether the request carries something shaped like a bearer JWT: only then could it be
     anyone's, and only then does it go past the gate to be verified."""
     return any(
@@ -363,11 +376,14 @@ class AnonymousGate:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        client = scope["client"][0] if scope.get("client") else UNKNOWN_CLIENT
+        client = client_key(scope["client"][0] if scope.get("client") else None)
         if path in self.token_paths:
-            # The token routes' own limit, whoever asks: past it the route would answer 429 too.
-            wait = self.traffic.token.waiting(client, _monotonic())
-        elif path in self.public_paths or _may_hold_a_token(scope["headers"]):
+            # Each token request costs a signature check and most a database write; the limit is
+            # taken here, before the body is read or anything else runs.
+            wait = self.traffic.token.take(client, _monotonic())
+        elif path in self.public_paths:
+            wait = self.traffic.public.take(client, _monotonic())
+        elif may_hold_a_token(scope["headers"]):
             wait = 0.0
         else:
             wait = self.traffic.anonymous.waiting(client, _monotonic())

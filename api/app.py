@@ -17,7 +17,6 @@ from api.anonymous import (
     RATE_LIMITED,
     AnonymousGate,
     AnonymousTraffic,
-    limit_token_requests,
 )
 from api.assessment.router import router as assessment_router
 from api.audit.router import router as audit_router
@@ -208,11 +207,10 @@ def create_app(
     for router in PUBLIC_ROUTERS:
         if router is token_router:
             # Each token request costs a signature check, and most a database write.
-            app.include_router(
-                router, dependencies=[Depends(limit_token_requests)], responses=RATE_LIMITED
-            )
+            # Held to a rate per client address by the outermost layer (`AnonymousGate`).
+            app.include_router(router, responses=RATE_LIMITED)
         else:
-            app.include_router(router)
+            app.include_router(router, responses=RATE_LIMITED)
     for router in PROTECTED_ROUTERS:
         # A caller past the rate of refusals without a verifiable token gets 429, not 401.
         app.include_router(router, responses=RATE_LIMITED)

@@ -11,6 +11,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from api.anonymous import count_anonymous_refusal, may_hold_a_token
+from models import AuditAction
 from models.validation import Location, refused_text
 
 MESSAGE = "holds a control character other than tab, newline or CRLF, or an unpaired surrogate"
@@ -25,6 +27,13 @@ async def refuse_control_characters(request: Request) -> None:
         found += [("query", name, *inner) for inner in refused_text(value)]
     found += await _refused_in_body(request)
     if found:
+        route = request.scope.get("route")
+        if isinstance(route, APIRoute) and not may_hold_a_token(request.headers.raw):
+            # Checked before any token is: a caller without one is counted and held to the
+            # anonymous rate like any other refusal, or these 422s would be a free flood.
+            count_anonymous_refusal(
+                request, AuditAction.access_refuse, route.path, "control_character"
+            )
         raise RequestValidationError(
             [
                 {"type": "control_character", "loc": location, "msg": MESSAGE, "input": None}
@@ -50,9 +59,12 @@ async def _refused_in_body(request: Request) -> list[Location]:
         ]
     if not await request.body():
         return []
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        return []  # FastAPI reads only JSON bodies into models; it refuses the rest itself
     try:
         document = await request.json()
-    except ValueError:
-        # Not JSON: FastAPI answers that itself (400 for malformed JSON, 422 for another type).
+    except (ValueError, RecursionError):
+        # Not JSON, or nested past what can be walked: FastAPI answers that itself (400 for
+        # malformed JSON), and nothing of it reaches the database.
         return []
     return [("body", *inner) for inner in refused_text(document)]

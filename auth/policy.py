@@ -88,7 +88,9 @@ def visible_justification(text: str) -> str:
         character
         for character in text
         if not character.isspace()
-        and unicodedata.category(character) != "Cf"
+        # Cf: zero-width and bidirectional controls; Mn, Me: marks that only decorate the
+        # character before them (variation selectors among them), never one of their own.
+        and unicodedata.category(character) not in ("Cf", "Mn", "Me")
         and character not in _INVISIBLE
     )
 

@@ -54,6 +54,7 @@ class Patient(Lenient):
 
 
 class SearchInfo(Lenient):
+    mode: str | None = None
     score: float | None = None
 
 
@@ -62,11 +63,29 @@ class BundleEntry(Lenient):
     search: SearchInfo | None = None
 
 
+class BundleLink(Lenient):
+    relation: str | None = None
+
+
 class Bundle(Lenient):
     resourceType: str  # noqa: N815
     type: str | None = None
     total: int | None = None
+    link: list[BundleLink] = Field(default_factory=list)
     entry: list[BundleEntry] = Field(default_factory=list)
+
+    def incomplete(self) -> bool:
+        """More matches than this page holds: `total` (which counts matches, not included
+        resources) says so, or a next page is linked. Read as the whole answer, it would drop what
+        the other pages hold."""
+        matches = sum(
+            1
+            for entry in self.entry
+            if entry.search is None or entry.search.mode in (None, "match")
+        )
+        return (self.total is not None and self.total > matches) or any(
+            link.relation == "next" for link in self.link
+        )
 
 
 class OperationOutcomeIssue(Lenient):

@@ -148,11 +148,15 @@ class FhirTrustClient:
         if response.status_code != 200:
             raise PartnerBadResponse(self.name, f"status_{response.status_code}")
         bundle = parse(self.name, Bundle, response.body, "Bundle")
-        return [
+        found = [
             entry.resource
             for entry in bundle.entry
             if entry.resource.get("resourceType") == resource
         ]
+        # A count-only answer or a first page would read as "nothing more held": a false "no".
+        if bundle.incomplete():
+            raise PartnerBadResponse(self.name, "incomplete_searchset")
+        return found
 
     def _check_subject(self, subject: _Reference, nhs_number: str) -> None:
         identifiers = [subject.identifier] if subject.identifier is not None else []

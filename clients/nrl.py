@@ -77,7 +77,7 @@ class NrlClient:
         bundle = parse(self.name, Bundle, response.body, "Bundle")
         # `total` counts matches across all pages: fewer entries than that (a count-only answer,
         # a first page) would read as "known, no crisis plan" while a plan is registered.
-        if bundle.total is not None and bundle.total > len(bundle.entry):
+        if bundle.incomplete():
             raise PartnerBadResponse(self.name, "incomplete_searchset")
         pointers = [self._pointer(entry.resource, nhs_number) for entry in bundle.entry]
         return NrlResult(

@@ -63,7 +63,7 @@ class PdsClient:
             entry for entry in bundle.entry if entry.resource.get("resourceType") == "Patient"
         ]
         # `total` counts every match: one entry of two would be read as the only person.
-        if bundle.total is not None and bundle.total > len(matches):
+        if bundle.incomplete():
             raise PartnerBadResponse(self.name, "incomplete_searchset")
         if not matches:
             return PdsTrace(outcome=PdsTraceOutcome.none)

@@ -85,11 +85,23 @@ class ContactHours(BaseModel):
         return self
 
 
+def round_the_clock(hours: ContactHours) -> bool:
+    """Answered at every hour of every day, however it was written ("24 hours", or "Mon-Sun 24
+    hours" as seven whole-day periods): bank holidays cannot close it."""
+    whole_days = {
+        day
+        for period in hours.periods
+        if period.opens == period.closes == MIDNIGHT
+        for day in period.days
+    }
+    return hours.always or whole_days == set(WEEK)
+
+
 def is_open(hours: ContactHours, at: datetime) -> bool:
     """Whether the number is answered at the aware moment `at`, read in Europe/London."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("`at` must be timezone-aware")
-    if hours.always:
+    if round_the_clock(hours):
         return True
     # Through UTC, so a wall time in the spring gap is read as the moment it really is.
     local = at.astimezone(UTC).astimezone(LONDON)

@@ -137,6 +137,9 @@ class CallNowReason(StrEnum):
     always_answered = "always_answered"
     in_hours = "in_hours"
     out_of_hours = "out_of_hours"
+    # Closed now, and the alternative's words give no number we could read: read them.
+    out_of_hours_no_number = "out_of_hours_no_number"
+    # The hours could not be read, or it is a bank holiday the hours do not speak for.
     hours_unknown = "hours_unknown"
 
 
@@ -147,7 +150,10 @@ class CallNow(BaseModel):
 
     phone: str | None
     reason: CallNowReason
-    numbers: list[str] = Field(description="Every number of the contact, the one to call first.")
+    numbers: list[str] = Field(
+        description="The contact's numbers worth calling now, the one to call first; a number"
+        " known to be closed now is not among them."
+    )
     at: datetime
 
 
@@ -193,6 +199,13 @@ class OfficerFlag(BaseModel):
     known_to_services: Known
     crisis_plan: PlanPresence
     safety_alerts: Alerts
+    highest_recorded: dict[AlertCategory, AlertLevel] = Field(
+        description=(
+            "Per category, the highest level (low, medium or high) a source that answered"
+            " recorded, whatever the others said; a category with none is absent. Where"
+            " `safety_alerts` says unknown, this is what is known at least."
+        )
+    )
     unread_alerts: list[UnreadAlert]
     plans: list[OfficerPlan] = Field(
         description="Every active crisis plan found, most recently reviewed first."

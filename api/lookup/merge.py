@@ -18,6 +18,13 @@ truth table. The rules lean one way: toward "could not check" and never toward "
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from models.contact_hours import (
+    LONDON,
+    ContactHours,
+    is_bank_holiday,
+    is_open,
+    round_the_clock,
+)
 from models.lookup import Alerts, CallNow, CallNowReason, Identification, Known, PlanPresence
 from models.partner import (
     AlertCategory,
@@ -125,6 +132,18 @@ def safety_alerts(identification: Identification, answers: Answers) -> Alerts:
     )
 
 
+def highest_recorded(answers: Answers) -> dict[AlertCategory, AlertLevel]:
+    """What the holders that answered recorded, per category, at least: a `medium` one trust
+    recorded stays visible when another's silence makes the summary `unknown`."""
+    levels: dict[AlertCategory, AlertLevel] = {}
+    for record in answers.trusts:
+        for alert in record.alerts:
+            if alert.level in RECORDED_ORDER[1:]:
+                known = levels.get(alert.category, AlertLevel.not_recorded)
+                levels[alert.category] = max(known, alert.level, key=RECORDED_ORDER.index)
+    return {category: levels[category] for category in AlertCategory if category in levels}
+
+
 def plans(answers: Answers) -> list[TrustCrisisPlan]:
     """Every active plan, most recently reviewed first: one custodian's never hides another's."""
     found = [record.plan for record in answers.trusts if record.plan is not None]
@@ -149,24 +168,41 @@ def is_stale(plan: TrustCrisisPlan, today: date) -> bool | None:
     return None if plan.review_date is None else plan.review_date < today
 
 
-def call_now(contact: CrisisContact, at: datetime, is_open: bool | None) -> CallNow:
-    """The number to call at `at`. `is_open` is whether the contact's hours cover `at`, or None
+def open_now(schedule: ContactHours | None, at: datetime) -> bool | None:
+    """Whether the contact answers at `at`; None when its hours could not be read, or on a bank
+    holiday its hours do not say it opens on (whether an office line opens then is rarely written
+    down reliably, so both numbers are given rather than one guessed)."""
+    if schedule is None:
+        return None
+    if round_the_clock(schedule):
+        return True
+    if not schedule.open_on_bank_holidays and is_bank_holiday(at.astimezone(LONDON).date()):
+        return None
+    return is_open(schedule, at)
+
+
+def call_now(contact: CrisisContact, at: datetime, answering: bool | None) -> CallNow:
+    """The number to call at `at`. `answering` is whether the contact's hours cover `at`, or None
     when the hours could not be read: then no single number is chosen and both are given."""
     numbers = [contact.phone]
     if contact.out_of_hours_phone is not None and contact.out_of_hours_phone != contact.phone:
         numbers.append(contact.out_of_hours_phone)
-    if is_open is None:
+    if answering is None:
         return CallNow(phone=None, reason=CallNowReason.hours_unknown, numbers=numbers, at=at)
-    if contact.schedule is not None and contact.schedule.always:
+    if contact.schedule is not None and round_the_clock(contact.schedule):
         return CallNow(
             phone=contact.phone, reason=CallNowReason.always_answered, numbers=numbers, at=at
         )
-    if is_open:
+    if answering:
         return CallNow(phone=contact.phone, reason=CallNowReason.in_hours, numbers=numbers, at=at)
+    if contact.out_of_hours_phone is None:
+        # The office is closed and no other number could be read: offering the office line
+        # first would ring an empty room. The alternative's words say what to do.
+        return CallNow(phone=None, reason=CallNowReason.out_of_hours_no_number, numbers=[], at=at)
     return CallNow(
         phone=contact.out_of_hours_phone,
         reason=CallNowReason.out_of_hours,
-        numbers=list(reversed(numbers)),
+        numbers=[contact.out_of_hours_phone],
         at=at,
     )
 

@@ -30,7 +30,7 @@ from models import (
     Scope,
 )
 from models.base import utcnow
-from models.contact_hours import LONDON, is_open
+from models.contact_hours import LONDON
 from models.lookup import (
     AnswerContact,
     Custodian,
@@ -425,6 +425,7 @@ def _project(
         "known_to_services": known,
         "crisis_plan": merge.plan_presence(person.identification, answers),
         "safety_alerts": merge.safety_alerts(person.identification, answers),
+        "highest_recorded": merge.highest_recorded(answers),
         "unread_alerts": _unread_alerts(answers, custodian),
         "custodians": [custodian(code) for code in merge.custodians(answers)],
         "sources": reports,
@@ -475,7 +476,7 @@ def _police_part(plan: TrustCrisisPlan, custodian: Custodian, now: datetime) -> 
             call_now=merge.call_now(
                 contact,
                 now,
-                None if contact.schedule is None else is_open(contact.schedule, now),
+                merge.open_now(contact.schedule, now),
             ),
         ),
     }
@@ -483,8 +484,9 @@ def _police_part(plan: TrustCrisisPlan, custodian: Custodian, now: datetime) -> 
 
 def _clinical(plan: TrustCrisisPlan, person: Person) -> ClinicalPlan:
     """A restricted person's whereabouts reach no one: the plan's access notes (a key safe,
-    which door) would say where they live."""
-    if person.demographics_restricted:
+    which door) would say where they live. Unless PDS confirmed the person and said they are not
+    restricted, they may be, so the notes are withheld then too."""
+    if person.demographics_restricted or person.identification != Identification.verified:
         return plan.clinical.model_copy(update={"access_notes": None})
     return plan.clinical
 

@@ -22,6 +22,7 @@ from api.anonymous import (
     RateLimiter,
     RefusalCounter,
     RefusalKey,
+    client_key,
     refill,
     retry_after,
     wait_for_token,
@@ -460,3 +461,46 @@ def test_the_counter_merges_and_caps() -> None:
         "c1": (1, 0),
         "other": (2, 0),
     }
+
+
+async def test_public_routes_are_held_to_a_rate_per_address_before_they_touch_the_database(
+    limited_app: FastAPI,
+) -> None:
+    async with running(limited_app), client_at(limited_app, "203.0.113.40") as client:
+        statuses = [(await client.get("/readyz")).status_code for _ in range(3)]
+        assert statuses == [200, 200, 200]
+        before = handled(limited_app)
+        rate_limited(await client.get("/readyz"))
+        assert handled(limited_app) == before  # turned away before the readiness check ran
+        async with client_at(limited_app, "203.0.113.41") as other:
+            assert (await other.get("/readyz")).status_code == 200
+
+
+async def test_anonymous_requests_refused_for_control_characters_are_counted_and_held_to_the_rate(
+    limited_app: FastAPI,
+) -> None:
+    async with running(limited_app), client_at(limited_app, "203.0.113.50") as client:
+        for _ in range(3):
+            refused = await client.get("/v1/incidents", params={"area": "\x01"})
+            assert refused.status_code == 422
+        rate_limited(await client.get("/v1/incidents", params={"area": "\x01"}))
+        counted = traffic(limited_app).refusals.drain()
+        # The three drained the address's bucket; the fourth never reached the application.
+        assert {(key.reason, tally.count) for key, tally in counted.items()} == {
+            ("control_character", 3),
+            ("rate_limited_before_routing", 1),
+        }
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # the same subscriber
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        (None, "unknown"),
+    ],
+)
+def test_an_ipv6_client_is_limited_by_its_64(host: str | None, key: str) -> None:
+    assert client_key(host) == key

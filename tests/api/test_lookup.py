@@ -23,6 +23,7 @@ OFFICER_KEYS = {
     "known_to_services",
     "crisis_plan",
     "safety_alerts",
+    "highest_recorded",
     "unread_alerts",
     "plans",
     "custodians",

@@ -114,6 +114,13 @@ def test_alert_level_never_reassures_beyond_what_was_answered(
         assert merge.RECORDED_ORDER.index(level) >= max(map(merge.RECORDED_ORDER.index, recorded))
 
 
+def test_the_highest_level_recorded_stays_visible_when_the_summary_is_unknown() -> None:
+    given = answers(L.medium, L.low, unanswered=1)
+    assert merge.alert_level(SELF, V, given) == L.unknown
+    assert merge.highest_recorded(given) == {SELF: L.medium}
+    assert merge.highest_recorded(answers(L.not_recorded, L.unknown)) == {}
+
+
 POINTER = NrlResult(known=True, pointers=[CrisisPlanPointer(custodian_code="RQI")])
 HELD = TrustRecord(organisation_code="RQI", known=True)
 NOTHING = TrustRecord(organisation_code="RQI", known=False)
@@ -209,15 +216,29 @@ CALL_NOW_ROWS = [
         CallNowReason.in_hours,
         ["0113 555 0100", "0800 555 0199"],
     ),
+    # Closed: the alternative only; the office would ring an empty room.
     (
         contact(OFFICE, "0800 555 0199"),
         False,
         "0800 555 0199",
         CallNowReason.out_of_hours,
-        ["0800 555 0199", "0113 555 0100"],
+        ["0800 555 0199"],
     ),
     # Closed, and the alternative has no number we could read: no number is offered as "now".
-    (contact(OFFICE, None), False, None, CallNowReason.out_of_hours, ["0113 555 0100"]),
+    (contact(OFFICE, None), False, None, CallNowReason.out_of_hours_no_number, []),
+    # Seven whole days is 24 hours, however written.
+    (
+        contact(
+            ContactHours(
+                periods=(HoursPeriod(days=tuple(Weekday), opens=time(0), closes=time(0)),)
+            ),
+            None,
+        ),
+        True,
+        "0113 555 0100",
+        CallNowReason.always_answered,
+        ["0113 555 0100"],
+    ),
     # Hours unreadable: both numbers, none chosen.
     (
         contact(None, "0800 555 0199"),
@@ -229,21 +250,49 @@ CALL_NOW_ROWS = [
 ]
 
 
-@pytest.mark.parametrize(("given", "is_open", "phone", "reason", "numbers"), CALL_NOW_ROWS)
+@pytest.mark.parametrize(("given", "answering", "phone", "reason", "numbers"), CALL_NOW_ROWS)
 def test_call_now(
     given: CrisisContact,
-    is_open: bool | None,
+    answering: bool | None,
     phone: str | None,
     reason: CallNowReason,
     numbers: list[str],
 ) -> None:
-    answer = merge.call_now(given, NOON, is_open)
+    answer = merge.call_now(given, NOON, answering)
     assert (answer.phone, answer.reason, answer.numbers, answer.at) == (
         phone,
         reason,
         numbers,
         NOON,
     )
+
+
+WHOLE_WEEK = ContactHours(
+    periods=(HoursPeriod(days=tuple(Weekday), opens=time(0), closes=time(0)),)
+)
+OFFICE_ON_BANK_HOLIDAYS = OFFICE.model_copy(update={"open_on_bank_holidays": True})
+BANK_HOLIDAY_NOON = datetime(2026, 12, 28, 12, tzinfo=UTC)  # Boxing Day's substitute, a Monday
+BANK_HOLIDAY_NIGHT = datetime(2026, 12, 28, 2, tzinfo=UTC)
+MONDAY_NOON = datetime(2026, 11, 30, 12, tzinfo=UTC)
+MONDAY_NIGHT = datetime(2026, 11, 30, 2, tzinfo=UTC)
+
+# schedule, moment -> whether the contact answers (None: both numbers, hours said unknown)
+OPEN_NOW_ROWS = [
+    (None, MONDAY_NOON, None),
+    (ContactHours(always=True), BANK_HOLIDAY_NIGHT, True),
+    (WHOLE_WEEK, BANK_HOLIDAY_NIGHT, True),
+    (OFFICE, MONDAY_NOON, True),
+    (OFFICE, MONDAY_NIGHT, False),
+    (OFFICE, BANK_HOLIDAY_NOON, None),  # the hours do not say whether it opens today
+    (OFFICE, BANK_HOLIDAY_NIGHT, None),
+    (OFFICE_ON_BANK_HOLIDAYS, BANK_HOLIDAY_NOON, True),
+    (OFFICE_ON_BANK_HOLIDAYS, BANK_HOLIDAY_NIGHT, False),
+]
+
+
+@pytest.mark.parametrize(("schedule", "moment", "answering"), OPEN_NOW_ROWS)
+def test_open_now(schedule: ContactHours | None, moment: datetime, answering: bool | None) -> None:
+    assert merge.open_now(schedule, moment) is answering
 
 
 @pytest.mark.parametrize("identification", list(Identification))

@@ -10,7 +10,7 @@ from api.settings import Settings
 from tests import lookups
 from tests.conftest import Exchanger
 from tests.lookups import look_up, scene, with_faked_partners
-from tests.partners import NRL_POINTERS, SAFETY, TRUST_RECORDS, _flag, _plan
+from tests.partners import NRL_POINTERS, SAFETY, TRUST_RECORDS, FakePartners, _flag, _plan
 
 partners = lookups.partners
 partner_transport = lookups.partner_transport
@@ -84,25 +84,60 @@ async def test_a_practitioner_sees_their_own_plans_clinical_part_beside_the_othe
     assert by_custodian["Y05868"]["approach_advice"] == "Y05868 advice"
 
 
-async def test_a_restricted_persons_access_notes_reach_no_one(
-    exchanger: Exchanger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    flags, [plan] = TRUST_RECORDS[("trust-y05868", "9000000025")]
+def with_access_notes(monkeypatch: pytest.MonkeyPatch, trust: str, nhs_number: str) -> None:
+    """The trust's plan for the person, with access notes naming where they are."""
+    flags, [plan] = TRUST_RECORDS[(trust, nhs_number)]
     plan = {**plan, "extension": [dict(extension) for extension in plan["extension"]]}
     clinical = next(e for e in plan["extension"] if e["url"].endswith("/clinical"))
+    assert clinical["url"] == f"{SAFETY}/StructureDefinition/clinical"
     clinical["extension"] = [
         *clinical["extension"],
         {"url": "access-notes", "valueString": "Refuge at 4 Mill Lane; ring the office bell"},
     ]
-    assert clinical["url"] == f"{SAFETY}/StructureDefinition/clinical"
-    monkeypatch.setitem(TRUST_RECORDS, ("trust-y05868", "9000000025"), (flags, [plan]))
-    incident_id = await scene(exchanger, trust="Y05868")
+    monkeypatch.setitem(TRUST_RECORDS, (trust, nhs_number), (flags, [plan]))
+
+
+@pytest.mark.parametrize(
+    ("nhs_number", "trust", "organisation", "pds_down"),
+    [
+        ("9000000025", "trust-y05868", "Y05868", False),  # PDS says restricted
+        ("9000000009", "trust-rqi", "RQI", True),  # PDS could not say: they may be
+    ],
+    ids=["restricted", "restriction-unknown"],
+)
+async def test_access_notes_reach_no_one_unless_pds_says_the_person_is_not_restricted(
+    exchanger: Exchanger,
+    monkeypatch: pytest.MonkeyPatch,
+    partners: FakePartners,
+    nhs_number: str,
+    trust: str,
+    organisation: str,
+    pds_down: bool,
+) -> None:
+    with_access_notes(monkeypatch, trust, nhs_number)
+    if pds_down:
+        partners.down.add("pds")
+    incident_id = await scene(exchanger, trust=organisation)
     response = await look_up(
-        exchanger, incident_id, {"nhs_number": "9000000025"}, "mh_practitioner", "Y05868"
+        exchanger, incident_id, {"nhs_number": nhs_number}, "mh_practitioner", organisation
     )
     answer = response.json()
-    assert answer["person"]["demographics_restricted"] is True
+    assert answer["person"]["demographics_restricted"] is not pds_down
     [shown] = answer["plans"]
     assert shown["clinical"]["mha_status"] == "Informal patient"  # the rest of the plan is there
     assert shown["clinical"]["access_notes"] is None
     assert "Mill Lane" not in response.text
+
+
+async def test_access_notes_reach_the_custodians_practitioner_of_a_person_pds_says_is_not_restricted(
+    exchanger: Exchanger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_access_notes(monkeypatch, "trust-rqi", "9000000009")
+    incident_id = await scene(exchanger, trust="RQI")
+    answer = (
+        await look_up(
+            exchanger, incident_id, {"nhs_number": "9000000009"}, "mh_practitioner", "RQI"
+        )
+    ).json()
+    [shown] = answer["plans"]
+    assert shown["clinical"]["access_notes"] == "Refuge at 4 Mill Lane; ring the office bell"

@@ -161,7 +161,8 @@ CALL_NOW = [
     (
         "9000000157",
         BANK_HOLIDAY_NOON,
-        {"RQI": ("0113 555 0100", "always_answered"), "Y05868": ("0800 555 0199", "out_of_hours")},
+        # Whether the office opens on a bank holiday its hours do not say: both numbers.
+        {"RQI": ("0113 555 0100", "always_answered"), "Y05868": (None, "hours_unknown")},
     ),
     ("9000000165", NIGHT, {"Y05868": (None, "hours_unknown")}),
     ("9000000165", TUESDAY_NOON, {"Y05868": (None, "hours_unknown")}),

@@ -276,6 +276,11 @@ async def test_truth_table(
         "risk_to_others": to_others,
         "risk_from_others": from_others,
     }
+    # What the holders that answered recorded stays visible, whatever the summary says.
+    held = scenario.holders == Holders.found and person["nhs_number"] is not None
+    assert answer["highest_recorded"] == (
+        {"risk_to_self": "high", "risk_to_others": "low"} if held else {}
+    )
     # However the person was identified, a PDS restriction marks the answer.
     assert person["demographics_restricted"] is (scenario.pds in RESTRICTED)
     # Every answer that is not a verified identification says what to check, in words.

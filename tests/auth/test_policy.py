@@ -61,6 +61,9 @@ def test_incident_open_is_police_work_unless_given_explicitly(
         ("Mixed scripts: man 男性 on the bridge", True),
         ("", False),
         (" \t\n" * 10, False),
+        ("abcdefghij" + "\ufe00" * 10, False),  # variation selectors only decorate
+        ("abcdefghij" + "\u0301" * 10, False),  # combining accents are no characters of their own
+        ("Cafe\u0301 owner on the bridge, plan needed", True),  # a decomposed accent still reads
     ],
 )
 def test_break_glass_justification_needs_visible_words(text: str, sufficient: bool) -> None:

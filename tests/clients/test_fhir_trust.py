@@ -301,3 +301,29 @@ async def test_a_patient_index_answering_about_someone_else_is_bad_data() -> Non
     with pytest.raises(PartnerBadResponse) as caught:
         await trust.knows_patient(NHS, deadline=time.monotonic() + 1)
     assert caught.value.reason == "wrong_subject"
+
+
+# A page is not the whole answer
+
+
+@pytest.mark.parametrize(
+    "bundle",
+    [
+        {"resourceType": "Bundle", "type": "searchset", "total": 3, "entry": []},
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "link": [{"relation": "next", "url": "https://rqi.test/FHIR/R4/Flag?page=2"}],
+            "entry": [{"resource": flag("risk-to-self", "low")}],
+        },
+    ],
+    ids=["count-only", "first-page"],
+)
+async def test_a_count_only_or_first_page_answer_is_bad_data_not_nothing_held(
+    bundle: dict[str, Any],
+) -> None:
+    transport = RecordingTransport(lambda request: fhir(200, bundle))
+    trust = FhirTrustClient(partner_http(transport.client(), "trust-rqi"), "RQI")
+    with pytest.raises(PartnerBadResponse) as caught:
+        await trust.crisis_record(NHS, deadline=time.monotonic() + 1)
+    assert caught.value.reason == "incomplete_searchset"
