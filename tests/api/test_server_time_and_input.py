@@ -464,11 +464,10 @@ async def test_a_report_for_the_years_9995_to_9999_is_422_naming_both_dates(
 # --- incidents opened per user per hour ---------------------------------------------------------
 
 
-async def test_opening_past_the_hourly_quota_is_429_with_retry_after_and_audited(
-    exchanger: Exchanger, connection: AsyncConnection
-) -> None:
+async def open_past_the_quota(exchanger: Exchanger, quota: int) -> None:
+    """One officer opens `quota` incidents, all 201, and the next is 429 with Retry-After."""
     officer = bearer(await exchanger.token("officer", "NSP", "street-triage"))
-    for number in range(QUOTA):
+    for number in range(quota):
         opened = await exchanger.client.post(
             "/v1/incidents",
             json=incident_payload(cad_reference=f"LP-QUOTA-{number}"),
@@ -482,6 +481,12 @@ async def test_opening_past_the_hourly_quota_is_429_with_retry_after_and_audited
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["type"].endswith("/incident-quota-exceeded")
     assert 0 < int(refused.headers["retry-after"]) <= 3600
+
+
+async def test_opening_past_the_hourly_quota_is_429_with_retry_after_and_audited(
+    exchanger: Exchanger, connection: AsyncConnection
+) -> None:
+    await open_past_the_quota(exchanger, QUOTA)
     await connection.execute(text("RESET ROLE"))
     denied = await connection.execute(
         text(

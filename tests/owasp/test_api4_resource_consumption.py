@@ -28,6 +28,7 @@ from api.settings import Settings
 from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from models import Scope
 from tests import lookups
+from tests.api.test_server_time_and_input import open_past_the_quota
 from tests.conftest import Exchanger, bearer
 from tests.factories import incident_payload
 from tests.lookups import look_up, scene, with_faked_partners
@@ -382,19 +383,5 @@ async def test_opening_incident_after_incident_is_held_to_the_hourly_quota(
     """Before: each new incident came with a fresh people-per-incident lookup limit, so opening
     more incidents reset it without bound. Now a user opens at most the agreement's
     `incident_quotas.per_user_per_hour` (20 in the demo) in an hour."""
-    officer = bearer(await exchanger.token("officer", "NSP", "street-triage"))
-    for number in range(20):
-        opened = await exchanger.client.post(
-            "/v1/incidents",
-            json=incident_payload(cad_reference=f"LP-MANY-{number}"),
-            headers=officer,
-        )
-        assert opened.status_code == 201, opened.text
-    refused = await exchanger.client.post(
-        "/v1/incidents", json=incident_payload(cad_reference="LP-MANY-X"), headers=officer
-    )
-    assert refused.status_code == 429, refused.text
-    assert refused.headers["content-type"] == "application/problem+json"
-    assert refused.json()["type"].endswith("/incident-quota-exceeded")
-    assert 0 < int(refused.headers["retry-after"]) <= 3600
+    await open_past_the_quota(exchanger, 20)
     assert partners.requests == []
