@@ -204,15 +204,10 @@ def create_app(
         ),
     )
     app.state.anonymous_traffic = anonymous
-    for router in PUBLIC_ROUTERS:
-        if router is token_router:
-            # Each token request costs a signature check, and most a database write.
-            # Held to a rate per client address by the outermost layer (`AnonymousGate`).
-            app.include_router(router, responses=RATE_LIMITED)
-        else:
-            app.include_router(router, responses=RATE_LIMITED)
-    for router in PROTECTED_ROUTERS:
-        # A caller past the rate of refusals without a verifiable token gets 429, not 401.
+    # Every route may answer 429: public ones past their rate per client address (held by
+    # `AnonymousGate`), protected ones to a caller past the rate of refusals without a
+    # verifiable token.
+    for router in (*PUBLIC_ROUTERS, *PROTECTED_ROUTERS):
         app.include_router(router, responses=RATE_LIMITED)
     return app
 
