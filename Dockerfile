@@ -14,13 +14,14 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY api ./api
 COPY models ./models
 COPY auth ./auth
 COPY clients ./clients
 COPY migrations ./migrations
-RUN /opt/venv/bin/pip install .
+# The versions the test suite passed with (requirements.lock, made by uv).
+RUN /opt/venv/bin/pip install -c requirements.lock .
 
 FROM python:3.11-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
@@ -28,7 +29,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TRIAGE_ENVIRONMENT=production \
     TRIAGE_DOCS_ENABLED=false
-RUN groupadd --system triage && useradd --system --gid triage --no-create-home triage \
+# A fixed uid and gid, so a key file mounted from the host can be given to this user alone
+# (`chown 10001:10001 signing-keys.json && chmod 0400 signing-keys.json`).
+RUN groupadd --system --gid 10001 triage \
+    && useradd --system --uid 10001 --gid triage --no-create-home triage \
     && mkdir -p /srv/triage && chown triage:triage /srv/triage
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv/triage

@@ -1,11 +1,11 @@
-"""Traffic without a token we can verify costs almost nothing: it is counted, not chained, and held
-to a rate per client address.
+"""Traffic without a token we can verify costs almost nothing: it is counted, not logged one by
+one, and held to a rate per client address.
 
 A refusal of a request that carries no verifiable token (none, malformed, a bad signature, an
 unknown issuer, expired...) is added to an in-memory tally keyed by (action, route template,
 reason, client address). Once a minute, and at shutdown, a background task writes one audit event
-per key with `details.count`, all in one transaction: one lock of the chain head a minute, instead
-of one per request. The tally holds at most `max_keys` keys; refusals past that are counted under
+per key with `details.count`, all in one transaction: one audit write a minute, instead of one per
+request. The tally holds at most `max_keys` keys; refusals past that are counted under
 one key per action with the reason `other`. A refusal of a verifiable token is not counted here: it
 stays a full audit event of its own (`api.security`).
 
@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.audit.repository import audit_event, record_unless_busy
+from api.audit.repository import audit_event, record
 from api.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, Problem, ServiceError
 from api.settings import Settings
 from models import AuditAction, AuditEvent, AuditOutcome
@@ -42,8 +42,6 @@ logger = logging.getLogger(__name__)
 
 UNKNOWN_CLIENT = "unknown"
 OVERFLOW = "other"
-# Requests hold the chain head for milliseconds; longer means a queue the flush should not join.
-CHAIN_HEAD_WAIT_MS = 200
 
 
 class RateLimited(ServiceError):
@@ -260,7 +258,7 @@ class AnonymousTraffic:
         events = refusal_events(tallies)
         try:
             async with sessions() as session, session.begin():
-                await record_unless_busy(session, *events, wait_ms=CHAIN_HEAD_WAIT_MS)
+                await record(session, *events)
         except Exception as exc:
             self.refusals.merge(tallies)
             logger.error(
@@ -269,7 +267,7 @@ class AnonymousTraffic:
                     "fields": {
                         "keys": len(tallies),
                         "refusals": sum(tally.count for tally in tallies.values()),
-                        "error_type": type(exc).__name__,
+                        "error.type": type(exc).__name__,
                     }
                 },
             )

@@ -13,15 +13,14 @@ A replay is a disclosure like the first answer, and is treated as one:
 - it writes an `idempotent.replay` audit event naming the original route and the people in the
   stored response, which is written before the response is sent, or the response is not sent.
 
-Stored responses are deleted by the API itself once the key has expired: `sweep_expired` runs for
-the app's lifetime (started in the lifespan), every `SWEEP_INTERVAL`, in bounded batches. A sweep
+Stored responses are deleted by the API itself once the key has expired: `delete_expired` runs
+for the app's lifetime (api/sweeper.py, started in the lifespan), every `SWEEP_INTERVAL`, in
+bounded batches. A sweep
 rather than a delete inside each claim: an organisation that stops sending requests still has its
 stored responses deleted on time, and a POST never waits on another's cleanup.
 """
 
-import asyncio
 import hashlib
-import logging
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -43,8 +42,6 @@ from api.incident.repository import find_subject
 from api.token.repository import enter_tenant
 from auth.principal import Principal
 from models import AuditAction, AuditEvent, IdempotencyRecord, Organisation, utcnow
-
-logger = logging.getLogger(__name__)
 
 HEADER = "idempotency-key"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -275,21 +272,3 @@ async def delete_expired(
             if result.rowcount < batch:
                 break
     return deleted
-
-
-async def sweep_expired(
-    sessionmaker: async_sessionmaker[AsyncSession], interval: timedelta = SWEEP_INTERVAL
-) -> None:
-    """For the app's lifetime: `delete_expired` at start-up and every `interval` after.
-
-    A failed sweep is logged and tried again at the next interval; the app runs on."""
-    while True:
-        try:
-            deleted = await delete_expired(sessionmaker)
-            if deleted:
-                logger.info("idempotency.expired", extra={"fields": {"deleted": deleted}})
-        except Exception as exc:
-            logger.error(
-                "idempotency.sweep_failed", extra={"fields": {"error_type": type(exc).__name__}}
-            )
-        await asyncio.sleep(interval.total_seconds())

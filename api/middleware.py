@@ -1,4 +1,5 @@
-"""The outermost layer of every request: request id, body limit, access log, metrics, last-resort 500.
+"""The outermost layer of every request: request and correlation ids, body limit, access log,
+metrics, last-resort 500.
 
 Pure ASGI rather than BaseHTTPMiddleware, so it never buffers a body and sees exceptions first.
 """
@@ -7,20 +8,61 @@ import logging
 import re
 import time
 import uuid
+from contextvars import Token
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.database import database_unavailable
 from api.errors import BodyTooLarge, problem_response
-from api.log import request_id_var
+from api.log import correlation_id_var, request_id_var
 from api.metrics import Metrics
 
 REQUEST_ID_HEADER = "x-request-id"
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+CORRELATION_ID_HEADER = "x-correlation-id"
+# What a caller's id must look like to be echoed, logged and passed on to partners.
+CALLER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 UNMATCHED_ROUTE = "<unmatched>"
 
 logger = logging.getLogger("api.request")
+
+
+@dataclass(frozen=True)
+class CallerIds:
+    """The request's id, and the correlation id its caller sent, as accepted from its headers."""
+
+    request_id: str
+    correlation_id: str | None
+
+    @classmethod
+    def from_headers(cls, headers: Headers) -> "CallerIds":
+        offered = headers.get(CORRELATION_ID_HEADER)
+        return cls(
+            request_id=_accept_caller_id(headers.get(REQUEST_ID_HEADER)),
+            correlation_id=None if offered is None else _accept_caller_id(offered),
+        )
+
+    def bind(self) -> tuple[Token[str | None], Token[str | None]]:
+        """Made current for the request's logs, errors, audit events and partner calls."""
+        # Partners are sent the caller's correlation id, so their logs meet the caller's; without
+        # one, our request id, so they meet ours.
+        return (
+            request_id_var.set(self.request_id),
+            correlation_id_var.set(self.correlation_id or self.request_id),
+        )
+
+    def unbind(self, tokens: tuple[Token[str | None], Token[str | None]]) -> None:
+        request_id_var.reset(tokens[0])
+        correlation_id_var.reset(tokens[1])
+
+    def echo(self, headers: MutableHeaders) -> None:
+        headers[REQUEST_ID_HEADER] = self.request_id
+        if self.correlation_id is not None:
+            headers[CORRELATION_ID_HEADER] = self.correlation_id
+
+    def log_fields(self) -> dict[str, str]:
+        return {} if self.correlation_id is None else {"correlation_id": self.correlation_id}
 
 
 class RequestContextMiddleware:
@@ -36,8 +78,8 @@ class RequestContextMiddleware:
 
         started_at = time.perf_counter()
         headers = Headers(scope=scope)
-        request_id = _accept_request_id(headers.get(REQUEST_ID_HEADER))
-        token = request_id_var.set(request_id)
+        ids = CallerIds.from_headers(headers)
+        bound = ids.bind()
         status = 500
         response_started = False
 
@@ -47,7 +89,7 @@ class RequestContextMiddleware:
                 response_started = True
                 status = message["status"]
                 response_headers = MutableHeaders(scope=message)
-                response_headers[REQUEST_ID_HEADER] = request_id
+                ids.echo(response_headers)
                 response_headers.setdefault("cache-control", "no-store")
                 response_headers.setdefault("x-content-type-options", "nosniff")
             await send(message)
@@ -90,14 +132,15 @@ class RequestContextMiddleware:
                 "http.request",
                 extra={
                     "fields": {
-                        "method": scope["method"],
-                        "route": route,
-                        "status": status,
+                        "http.request.method": scope["method"],
+                        "http.route": route,
+                        "http.response.status_code": status,
                         "duration_ms": round(elapsed * 1000, 2),
+                        **ids.log_fields(),
                     }
                 },
             )
-            request_id_var.reset(token)
+            ids.unbind(bound)
 
     async def _render_failure(
         self, exc: Exception, scope: Scope, receive: Receive, send: Send
@@ -107,7 +150,7 @@ class RequestContextMiddleware:
         elif database_unavailable(exc):
             # Nothing was committed: the transaction dies with the connection. Worth a retry.
             logger.error(
-                "http.database_unavailable", extra={"fields": {"error_type": type(exc).__name__}}
+                "http.database_unavailable", extra={"fields": {"error.type": type(exc).__name__}}
             )
             response = problem_response(
                 503,
@@ -125,10 +168,11 @@ class RequestContextMiddleware:
         await response(scope, receive, send)
 
 
-def _accept_request_id(offered: str | None) -> str:
-    # A caller's id is echoed and logged, so only a short, plain token is taken; anything else is
-    # replaced rather than refused, because a bad header must not cost an officer their answer.
-    if offered is not None and REQUEST_ID_PATTERN.match(offered):
+def _accept_caller_id(offered: str | None) -> str:
+    # A caller's id is echoed, logged and sent on, so only a short, plain token is taken; anything
+    # else is replaced rather than refused, because a bad header must not cost an officer their
+    # answer.
+    if offered is not None and CALLER_ID_PATTERN.fullmatch(offered):
         return offered
     return str(uuid.uuid4())
 

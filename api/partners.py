@@ -3,9 +3,12 @@
 from dataclasses import dataclass, field
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.log import request_id_var
+from api.log import correlation_id_var
 from api.metrics import Metrics
+from api.partner_rate import shared_limiter
+from api.telemetry import NO_TELEMETRY, Telemetry
 from clients.auth import ClientAssertionAuth
 from clients.breaker import BreakerState
 from clients.fhir_trust import FhirTrustClient
@@ -25,6 +28,10 @@ class Partners:
     nrl: NrlClient | None = None
     trusts: list[FhirTrustClient] = field(default_factory=list)
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    calls: list[PartnerHttp] = field(default_factory=list)
+
+    def breaker_states(self) -> dict[str, BreakerState]:
+        return {call.name: call.breaker.state for call in self.calls}
 
     async def close(self) -> None:
         for client in self.clients:
@@ -36,8 +43,12 @@ def build_partners(
     metrics: Metrics,
     transport_kind: TransportKind,
     transport: httpx.AsyncBaseTransport | None = None,
+    rates: AsyncEngine | None = None,
+    telemetry: Telemetry = NO_TELEMETRY,
 ) -> Partners:
-    """No I/O here: clients connect on first use. `transport` replaces the network in tests."""
+    """No I/O here: clients connect on first use. `transport` replaces the network in tests.
+    `rates`: where partners' rates are shared by every worker and replica (this process's own
+    buckets when None). Traced, each partner request is a span and carries `traceparent`."""
     built = Partners()
 
     def observe(partner: str, outcome: str, seconds: float, breaker: BreakerState) -> None:
@@ -48,7 +59,10 @@ def build_partners(
     for partner in partners:
         client = httpx.AsyncClient(
             base_url=str(partner.base_url),
-            transport=transport or partner_transport(transport_kind, partner.max_concurrency),
+            transport=telemetry.partner_transport(
+                partner.name,
+                transport or partner_transport(transport_kind, partner.max_concurrency),
+            ),
             follow_redirects=False,
             trust_env=False,
             timeout=httpx.Timeout(partner.timeout_seconds),
@@ -72,9 +86,14 @@ def build_partners(
             max_concurrency=partner.max_concurrency,
             auth=auth,
             observer=observe,
-            correlation_id=request_id_var.get,
-            rate_limiter=RateLimiter(partner.rate_limit_per_second),
+            correlation_id=correlation_id_var.get,
+            rate_limiter=(
+                shared_limiter(rates, partner.name, partner.rate_limit_per_second)
+                if rates is not None
+                else RateLimiter(partner.rate_limit_per_second)
+            ),
         )
+        built.calls.append(http)
         if partner.kind == PartnerKind.pds:
             built.pds = PdsClient(http)
         elif partner.kind == PartnerKind.nrl:

@@ -5,6 +5,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from auth.issuers import LOOPBACK_HOSTS
 from models import Partnership
 from models.validation import describe_validation_error
 
@@ -17,7 +18,32 @@ class PartnershipConfigError(Exception):
         super().__init__(f"partnership file {path} is not valid:\n{lines}")
 
 
-def load_partnership(path: Path) -> Partnership:
+def load_partnership(path: Path, *, require_https: bool = False) -> Partnership:
+    """The partnership file, validated. `require_https` (everywhere but development): every
+    partner is called over https, a partner on this machine (a sidecar) excepted."""
+    partnership = _read_partnership(path)
+    if require_https:
+        plain = sorted(
+            {
+                partner.name
+                for partner in partnership.partners
+                for url in (partner.base_url, partner.auth.token_url if partner.auth else None)
+                if url is not None and url.scheme != "https" and url.host not in LOOPBACK_HOSTS
+            }
+        )
+        if plain:
+            raise PartnershipConfigError(
+                path,
+                [
+                    f"partner {name} is reached over plain HTTP; outside development partners"
+                    " are called over https"
+                    for name in plain
+                ],
+            )
+    return partnership
+
+
+def _read_partnership(path: Path) -> Partnership:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

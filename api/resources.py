@@ -12,6 +12,7 @@ from api.partners import Partners
 from api.settings import Settings
 from auth.access_token import TokenAuthority
 from auth.issuers import IssuerRegistry
+from auth.oidc import ClientCredentials
 from models import Partnership
 
 
@@ -27,6 +28,8 @@ class Resources:
     issuers: IssuerRegistry
     http: httpx.AsyncClient
     partners: Partners
+    # The API's credentials at each browser sign-in provider, by provider id.
+    sign_in_clients: dict[str, ClientCredentials]
 
 
 def get_resources(request: Request) -> Resources:

@@ -75,7 +75,15 @@ class Settings(BaseSettings):
         description="The connection layer under the partner clients; see bench/README.md.",
     )
     log_level: str = "INFO"
-    docs_enabled: bool = True
+    docs_enabled: bool | None = Field(
+        default=None,
+        description="Serve /docs, /redoc and /openapi.json. Unset: in development only.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics asks for. Unset: /metrics is open in development and "
+        "not served elsewhere.",
+    )
 
     # Per client address and per worker process (api/anonymous.py).
     rate_limit_token_per_second: Annotated[float, Field(gt=0, le=100_000)] = 10.0
@@ -86,6 +94,34 @@ class Settings(BaseSettings):
         default=60.0,
         description="How often refusals without a verifiable token are written, counted, "
         "to the audit trail.",
+    )
+    audit_log_origin: Annotated[str, Field(pattern=r"^[^\s+]+$", max_length=200)] = Field(
+        default="street-triage.invalid/audit",
+        description="The audit log's name in its checkpoints and verifier key: a schema-less URL "
+        "naming this organisation's deployment (no spaces, no '+'). Partners' witnesses pin it.",
+    )
+    audit_witness_name: Annotated[str, Field(pattern=r"^[^\s+]+$", max_length=200)] | None = Field(
+        default=None,
+        description="The name this organisation cosigns partners' checkpoints under; unset: "
+        "the log's origin followed by `/witness`.",
+    )
+    audit_seal_delay_seconds: Annotated[float, Field(ge=0.2, le=300)] = Field(
+        default=2.0,
+        description="An audit event is sealed into the log, and a checkpoint signed over it, "
+        "within this long of its commit.",
+    )
+    partner_rate_shared: bool = Field(
+        default=True,
+        description="Hold each partner's rate across every worker and replica, through the "
+        "database; false: each process holds it alone.",
+    )
+    session_max_seconds: Annotated[int, Field(ge=300, le=86_400)] = Field(
+        default=12 * 3600,
+        description="How long a browser sign-in lasts at most (a shift), whatever its use.",
+    )
+    session_idle_seconds: Annotated[int, Field(ge=60, le=86_400)] = Field(
+        default=3600,
+        description="A browser sign-in unused for this long has ended.",
     )
     anonymous_refusal_max_keys: Annotated[int, Field(ge=10, le=1_000_000)] = Field(
         default=10_000,
@@ -108,6 +144,12 @@ class Settings(BaseSettings):
                     "set a real secret or TRIAGE_ENVIRONMENT=development"
                 )
         return self
+
+    @property
+    def docs(self) -> bool:
+        if self.docs_enabled is not None:
+            return self.docs_enabled
+        return self.environment == Environment.development
 
     @property
     def partnership_path(self) -> Path:

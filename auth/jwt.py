@@ -94,8 +94,21 @@ def read_unverified_claims(token: str) -> dict[str, Any]:
     return _json_segment(split(token)[1], MAX_TOKEN_BYTES)
 
 
-def decode(token: str, key: Key, *, algorithm: str, audience: str, issuer: str) -> dict[str, Any]:
-    """Verify the signature and registered claims with jose, strictly."""
+def decode(
+    token: str,
+    key: Key,
+    *,
+    algorithm: str,
+    audience: str,
+    issuer: str,
+    require_jti: bool = True,
+    access_token: str | None = None,
+) -> dict[str, Any]:
+    """Verify the signature and registered claims with jose, strictly.
+
+    `access_token`: the one issued with an identity token, checked against its `at_hash`; without
+    it `at_hash` is not checked (no access token is then used).
+    """
     try:
         claims: dict[str, Any] = jose_jwt.decode(
             token,
@@ -103,7 +116,9 @@ def decode(token: str, key: Key, *, algorithm: str, audience: str, issuer: str) 
             algorithms=[algorithm],
             audience=audience,
             issuer=issuer,
-            options=dict(STRICT_OPTIONS),
+            access_token=access_token,
+            options=dict(STRICT_OPTIONS)
+            | {"require_jti": require_jti, "verify_at_hash": access_token is not None},
         )
     except ExpiredSignatureError:
         raise InvalidToken("expired") from None
@@ -124,10 +139,13 @@ def check_claims(
     now: float,
     max_lifetime_seconds: int,
     require_nbf: bool,
+    require_jti: bool = True,
 ) -> None:
     """What jose leaves unchecked: presence and types, `iat` not ahead, `nbf`, lifetime cap."""
     for name in ("iss", "sub", "jti"):
         value = claims.get(name)
+        if name == "jti" and value is None and not require_jti:
+            continue
         if not isinstance(value, str) or not value or len(value) > 255:
             raise InvalidToken(f"{name}_invalid")
     # jose lets a token without `aud` through; a list must name us and nothing else matters.

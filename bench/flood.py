@@ -245,7 +245,7 @@ async def drive_lookups(
 async def chain_seq(database_url: str) -> int:
     connection = await asyncpg.connect(libpq_database_url(database_url))
     try:
-        return int(await connection.fetchval("SELECT seq FROM audit_chain_head"))
+        return int(await connection.fetchval("SELECT count(*) FROM audit_event"))
     finally:
         await connection.close()
 

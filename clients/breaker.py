@@ -47,6 +47,11 @@ class CircuitBreaker:
             return True
         return False
 
+    def release(self) -> None:
+        """A call let through ended with neither answer (cancelled at its caller's deadline):
+        the breaker stays as it was, and a half-open one lets the next call try."""
+        self._trial_running = False
+
     def record_success(self) -> None:
         self._failures = 0
         self._opened_at = None

@@ -19,7 +19,7 @@ import httpx
 from clients.auth import ClientAssertionAuth
 from clients.breaker import BreakerState, CircuitBreaker
 from clients.errors import PartnerBadResponse, PartnerError, PartnerUnavailable
-from clients.rate import RateLimiter
+from clients.rate import Limiter
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 JSON_TYPES = ("application/fhir+json", "application/json")
@@ -54,7 +54,7 @@ class PartnerHttp:
         breaker: CircuitBreaker | None = None,
         observer: CallObserver | None = None,
         correlation_id: Callable[[], str | None] = lambda: None,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: Limiter | None = None,
     ) -> None:
         self.name = name
         self._http = http
@@ -101,6 +101,11 @@ class PartnerHttp:
             except PartnerError as exc:
                 self.breaker.record_failure()
                 raise exc from None
+            except BaseException:
+                # Cancelled (a lookup's deadline) or failed here, not at the partner: a trial
+                # call left running would refuse every call after it until a restart.
+                self.breaker.release()
+                raise
             self.breaker.record_success()
             return response
         except PartnerError as exc:

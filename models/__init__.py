@@ -18,12 +18,18 @@ from models.audit import (
     GENESIS_HASH,
     AuditAction,
     AuditChainAnchor,
-    AuditChainHead,
+    AuditCheckpoint,
     AuditEvent,
+    AuditLeaf,
+    AuditLogPurge,
     AuditOutcome,
+    AuditTreeNode,
+    AuditTreeState,
+    AuditWitnessCheckpoint,
 )
 from models.base import APPLICATION_ROLE, NAMING_CONVENTION, metadata, utcnow
 from models.break_glass import BreakGlassReview, ReviewConclusion, ReviewStatus
+from models.browser_session import BrowserSession, SignInAttempt
 from models.crisis_plan import (
     CrisisPlan,
     CrisisPlanAccess,
@@ -77,6 +83,7 @@ from models.outcome import (
     OutcomeWrite,
     PlaceOfSafety,
 )
+from models.partner_rate import PartnerRate
 from models.partnership import (
     AccessRule,
     Agreement,
@@ -121,10 +128,16 @@ __all__ = [
     "AttendanceReason",
     "AuditAction",
     "AuditChainAnchor",
-    "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
+    "AuditLeaf",
+    "AuditLogPurge",
     "AuditOutcome",
+    "AuditTreeNode",
+    "AuditTreeState",
+    "AuditWitnessCheckpoint",
     "BreakGlassReview",
+    "BrowserSession",
     "Contributor",
     "ContributorRole",
     "Conveyance",
@@ -177,6 +190,7 @@ __all__ = [
     "OutcomeReport",
     "OutcomeStatistic",
     "OutcomeWrite",
+    "PartnerRate",
     "Partnership",
     "Person",
     "PlaceOfSafety",
@@ -195,6 +209,7 @@ __all__ = [
     "RevokedToken",
     "Role",
     "Scope",
+    "SignInAttempt",
     "SignatureRead",
     "SubjectCreate",
     "SubjectRead",

@@ -1,15 +1,16 @@
 """Audit events: every disclosure, refusal, token issue and revocation, break-glass and write.
 
-The events form a hash chain. Each event's `hash` is the SHA-256, in hex, of its `prev_hash` (the
-event before it; 64 zeros for the first, or the purge anchor's hash) followed by its canonical text:
-the PostgreSQL `jsonb` text of the array built by `audit_event_canonical` (migration 0006):
+The events form a transparency log: a Merkle tree in RFC 9162 hashing, sealed behind the writers.
+A leaf's entry is the UTF-8 of the PostgreSQL `jsonb` text of the array built by
+`audit_event_canonical` (migration 0006):
 
     [seq, occurred_at (UTC, `YYYY-MM-DDTHH:MM:SS.ffffffZ`), id, action, outcome, reason,
      actor_user_id, actor_name, actor_role, actor_organisation_code, purpose, person_id,
      incident_id, token_jti, route, request_id, data_classes, source_systems, details]
 
-`seq` and the previous hash come from the one row of `audit_chain_head`, locked by the writing
-transaction (`audit_append`), never from an auto-increment value taken before the lock.
+`audit_append` gives an event its `seq` from a sequence and its writing transaction's id, and
+takes no lock; the sealer numbers leaves in commit order. `prev_hash` and `hash` are those of the
+hash chain the log grew from, on the events written before it.
 """
 
 import uuid
@@ -17,13 +18,24 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from models.base import timestamp
 
-# The previous hash of the first event ever written.
+# The previous hash of the first event ever written on the chain.
 GENESIS_HASH = "0" * 64
 
 
@@ -37,6 +49,9 @@ class AuditAction(StrEnum):
     token_issue = "token.issue"
     token_refuse = "token.refuse"
     token_revoke = "token.revoke"
+    sign_in = "sign_in"
+    sign_in_refuse = "sign_in.refuse"
+    sign_out = "sign_out"
     access_refuse = "access.refuse"
     break_glass = "break_glass"
     incident_open = "incident.open"
@@ -67,6 +82,8 @@ class AuditAction(StrEnum):
     audit_read = "audit.read"
     audit_subject_access_report = "audit.subject_access_report"
     audit_purge = "audit.purge"
+    audit_witness = "audit.witness"
+    audit_witness_conflict = "audit.witness_conflict"
     break_glass_review_list = "break_glass.review_list"
     break_glass_review = "break_glass.review"
     report_read = "report.read"
@@ -78,6 +95,8 @@ class AuditEvent(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("seq", name="uq_audit_event_seq"),
         Index("ix_audit_event_occurred_at", "occurred_at"),
+        # The sealer reads the events of transactions at and above its horizon, in this order.
+        Index("ix_audit_event_xact_id_seq", "xact_id", "seq"),
         # The IG officer's view: their own organisation's events, newest first.
         Index("ix_audit_event_actor_organisation_code_seq", "actor_organisation_code", "seq"),
         Index(
@@ -95,10 +114,12 @@ class AuditEvent(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    # Set by `audit_append` in the database, under the chain head's lock.
+    # Set by `audit_append` in the database: the order written, and the writing transaction.
     seq: int | None = Field(default=None, sa_type=BigInteger, nullable=False)
-    prev_hash: str | None = Field(default=None, sa_type=String(64), nullable=False)
-    hash: str | None = Field(default=None, sa_type=String(64), nullable=False)
+    xact_id: int | None = Field(default=None, sa_type=BigInteger, nullable=False)
+    # The hash chain's, on events written before the log: kept, never written again.
+    prev_hash: str | None = Field(default=None, sa_type=String(64))
+    hash: str | None = Field(default=None, sa_type=String(64))
     occurred_at: datetime = timestamp()
     action: str = Field(sa_type=String(40))
     outcome: str = Field(sa_type=String(10))
@@ -121,19 +142,8 @@ class AuditEvent(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
 
 
-class AuditChainHead(SQLModel, table=True):
-    """The chain's one head row: the last event's seq and hash. Updated, never deleted."""
-
-    __tablename__ = "audit_chain_head"
-    __table_args__ = (CheckConstraint("id", name="single_row"),)
-
-    id: bool = Field(default=True, primary_key=True, sa_type=Boolean)
-    seq: int = Field(sa_type=BigInteger)
-    hash: str = Field(sa_type=String(64))
-
-
 class AuditChainAnchor(SQLModel, table=True):
-    """Where the chain starts after a retention purge: the last purged event's seq and hash."""
+    """Where the hash chain started after a retention purge, before the log: history only."""
 
     __tablename__ = "audit_chain_anchor"
 
@@ -142,3 +152,74 @@ class AuditChainAnchor(SQLModel, table=True):
     events_purged: int = Field(sa_type=BigInteger)
     occurred_before: datetime = timestamp(default_now=False)
     purged_at: datetime = timestamp()
+
+
+class AuditLeaf(SQLModel, table=True):
+    """An event's place in the log: its leaf index (commit order) and RFC 9162 leaf hash. It
+    outlives the event's retention, so the tree still verifies."""
+
+    __tablename__ = "audit_leaf"
+    __table_args__ = (UniqueConstraint("event_id", name="uq_audit_leaf_event_id"),)
+
+    leaf_index: int = Field(sa_type=BigInteger, primary_key=True)
+    event_id: uuid.UUID
+    hash: bytes = Field(sa_type=LargeBinary)
+    sealed_at: datetime = timestamp()
+
+
+class AuditTreeNode(SQLModel, table=True):
+    """The hash of a perfect subtree: leaves [index * 2^level, (index + 1) * 2^level)."""
+
+    __tablename__ = "audit_tree_node"
+
+    level: int = Field(sa_type=SmallInteger, primary_key=True)
+    index: int = Field(sa_type=BigInteger, primary_key=True)
+    hash: bytes = Field(sa_type=LargeBinary)
+
+
+class AuditTreeState(SQLModel, table=True):
+    """The tree's one state row: its size, and the transaction id below which every committed
+    event is a leaf."""
+
+    __tablename__ = "audit_tree_state"
+    __table_args__ = (CheckConstraint("id", name="single_row"),)
+
+    id: bool = Field(default=True, primary_key=True, sa_type=Boolean)
+    tree_size: int = Field(sa_type=BigInteger)
+    xact_horizon: int = Field(sa_type=BigInteger)
+    sealed_at: datetime = timestamp()
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed tree head of this organisation's log, as a C2SP signed note."""
+
+    __tablename__ = "audit_checkpoint"
+
+    tree_size: int = Field(sa_type=BigInteger, primary_key=True)
+    root_hash: bytes = Field(sa_type=LargeBinary)
+    note: str = Field(sa_type=Text)
+    signed_at: datetime = timestamp()
+
+
+class AuditLogPurge(SQLModel, table=True):
+    """A retention purge: the events of leaves below `leaves_before` may be gone."""
+
+    __tablename__ = "audit_log_purge"
+
+    leaves_before: int = Field(sa_type=BigInteger, primary_key=True)
+    events_purged: int = Field(sa_type=BigInteger)
+    occurred_before: datetime = timestamp(default_now=False)
+    purged_at: datetime = timestamp()
+
+
+class AuditWitnessCheckpoint(SQLModel, table=True):
+    """A partner's checkpoint this organisation verified, consistent with the last it saw, and
+    cosigned (the note carries the cosignature)."""
+
+    __tablename__ = "audit_witness_checkpoint"
+
+    origin: str = Field(sa_type=String(200), primary_key=True)
+    tree_size: int = Field(sa_type=BigInteger, primary_key=True)
+    root_hash: bytes = Field(sa_type=LargeBinary)
+    note: str = Field(sa_type=Text)
+    witnessed_at: datetime = timestamp()

@@ -6,7 +6,7 @@ Each role has its own response model, so a field a role may not see does not exi
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import CheckConstraint, Index
@@ -193,6 +193,9 @@ class PractitionerPlan(OfficerPlan):
 class OfficerFlag(BaseModel):
     """What a police officer at the scene is told: no diagnosis, medication or clinical history."""
 
+    view: Literal["officer"] = Field(
+        description="Whose answer this is, and so which fields it has: `officer` or `practitioner`."
+    )
     lookup_id: uuid.UUID
     looked_up_at: datetime
     person: Person
@@ -227,6 +230,9 @@ class DocumentPointer(BaseModel):
 class PractitionerFlag(OfficerFlag):
     """The practitioner's answer adds the plan's content: their own trust's, or any by break-glass."""
 
+    view: Literal["practitioner"] = Field(  # type: ignore[assignment]
+        description="Whose answer this is, and so which fields it has: `officer` or `practitioner`."
+    )
     plans: list[PractitionerPlan] = Field(  # type: ignore[assignment]
         description="Every active crisis plan found, most recently reviewed first."
     )

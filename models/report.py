@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
-from sqlalchemy import ARRAY, CheckConstraint, Float, Index, String, Uuid
+from sqlalchemy import ARRAY, CheckConstraint, Float, Index, String, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -88,14 +88,21 @@ class OutcomeFigures(BaseModel):
     repeat_contact_rate: float | None = PydanticField(description="Per incident.")
     assessed: int = PydanticField(description="Incidents with at least one joint assessment.")
     crisis_flag_consulted: int = PydanticField(
-        description="Assessed incidents where an assessment says the crisis flag was consulted."
+        description="Incidents with at least one crisis flag lookup recorded, whatever an "
+        "assessment says (one purged before lookups were counted: as its assessment said)."
     )
-    crisis_flag_consulted_share: float | None = PydanticField(description="Per assessed incident.")
+    crisis_flag_consulted_share: float | None = PydanticField(description="Per incident.")
     crisis_flag_changed_decision: int = PydanticField(
-        description="Incidents where an assessment says the crisis flag changed the decision."
+        description="Incidents where the crisis flag was consulted and an assessment says it "
+        "changed the decision."
     )
     crisis_flag_changed_decision_share: float | None = PydanticField(
         description="Per incident where the crisis flag was consulted."
+    )
+    lookups: int = PydanticField(description="Crisis flag lookups recorded on the incidents.")
+    lookups_per_incident: float | None = PydanticField(
+        description="Lookups per incident, two places (incidents purged before lookups were "
+        "counted are left out)."
     )
 
     @classmethod
@@ -128,7 +135,7 @@ class IncidentFact(SQLModel, table=True):
     """A kept incident as the outcome report reads it: one narrow row, kept current by triggers.
 
     Triggers of migration 0007 on the incident, its outcome, subjects, assessments and their
-    revisions refresh the row from the view `incident_fact_source` whenever one of them is written,
+    revisions (and of 0016 on its crisis flag lookups) refresh the row from the view `incident_fact_source` whenever one of them is written,
     so a report reads one indexed table instead of five, and row-level security checks one column.
     Deleted with its incident by `triage purge`.
     """
@@ -162,6 +169,8 @@ class IncidentFact(SQLModel, table=True):
     assessed: bool
     crisis_flag_consulted: bool
     crisis_flag_changed_decision: bool
+    # Crisis flag lookups recorded for the incident (migration 0016).
+    lookups: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     # The identified people, for repeat contacts only; never leaves the database.
     person_ids: list[uuid.UUID] = Field(sa_type=ARRAY(Uuid()))
 
@@ -198,6 +207,9 @@ class OutcomeStatistic(SQLModel, table=True):
     assessed: bool
     crisis_flag_consulted: bool
     crisis_flag_changed_decision: bool
+    # Null: purged before migration 0016, its lookups uncounted. Placed before the repeat
+    # flags: `triage purge` copies the shared columns in this order.
+    lookups: int | None = Field(default=None)
     repeat_contact_force: bool
     repeat_contact_trust: bool
     purged_at: datetime = timestamp()

@@ -25,6 +25,10 @@ class IssuedToken(SQLModel, table=True):
     justification: str | None = Field(default=None, max_length=2000)
     issued_at: datetime = timestamp()
     expires_at: datetime = timestamp(default_now=False)
+    # Minted for a signed-in page: revoked with the rest when that session ends.
+    browser_session_id: uuid.UUID | None = Field(
+        default=None, foreign_key="browser_session.id", ondelete="SET NULL", index=True
+    )
 
 
 class RevokedToken(SQLModel, table=True):

@@ -23,6 +23,9 @@ from api.token.schemas import JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from tests.database import database_server, scratch_database
 from tests.identity_provider import IdentityProvider, KeyMaterial, make_key_material
 
+METRICS_TOKEN = "metrics-scraper-token"
+METRICS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
 
 @pytest.fixture(scope="session")
 def database_server_url() -> Iterator[str]:
@@ -72,6 +75,12 @@ def settings(database_url: str, key_material: KeyMaterial) -> Settings:
         partnership_file=DEMO_PARTNERSHIP_FILE,
         signing_keys_file=key_material.signing_keys_file,
         trusted_issuers=key_material.trusted_issuers_file,
+        # Production's defaults are off; these tests read the document and the metrics.
+        docs_enabled=True,
+        metrics_token=SecretStr(METRICS_TOKEN),
+        # Each test's partners are its own, as each app's were: the rate shared through the
+        # database would carry one test's calls into the next (tests/api/test_partner_rate.py).
+        partner_rate_shared=False,
     )
 
 

@@ -13,7 +13,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk
 from jose import jwt as jose_jwt
 
-from auth.keys import new_signing_jwk, write_private_jwks
+from auth.keys import (
+    CHECKPOINT_USE,
+    COSIGN_USE,
+    new_log_jwk,
+    new_signing_jwk,
+    write_private_jwks,
+)
 
 # The tests' usual provider vouches for every organisation the tests use; the force's and the
 # trusts' own providers vouch only for theirs.
@@ -105,7 +111,15 @@ def make_key_material(directory: Path) -> KeyMaterial:
     force_idp = IdentityProvider.generate(FORCE_ISSUER, "force-idp-1")
     trust_idp = IdentityProvider.generate(TRUST_ISSUER, "trust-idp-1")
     signing = directory / "signing-keys.json"
-    write_private_jwks(signing, [new_signing_jwk("api-key-1"), new_signing_jwk("api-key-2")])
+    write_private_jwks(
+        signing,
+        [
+            new_signing_jwk("api-key-1"),
+            new_signing_jwk("api-key-2"),
+            new_log_jwk(CHECKPOINT_USE, "audit-log-1"),
+            new_log_jwk(COSIGN_USE, "audit-witness-1"),
+        ],
+    )
     issuers = directory / "trusted-issuers.yaml"
     issuers.write_text(
         yaml.safe_dump(

@@ -15,6 +15,7 @@ from models import (
     AssessmentContent,
     AssessmentRevision,
     AssessmentSignature,
+    FlagLookup,
     Incident,
     IncidentOutcome,
     IncidentSubject,
@@ -122,8 +123,10 @@ async def make_incident(
     area: str | None = "E01000001",
     outcome: Outcome | None = None,
     subjects: list[Subject] | None = None,
+    lookups: int = 0,
 ) -> uuid.UUID:
-    """An incident with its outcome, subjects and assessments, as the superuser (no tenant)."""
+    """An incident with its outcome, subjects, assessments and `lookups` crisis flag lookups
+    (of its first subject's person, if any), as the superuser (no tenant)."""
     await connection.execute(text("RESET ROLE"))
     await ensure_authors(connection, force, trust)
     incident_id = uuid.uuid4()
@@ -182,6 +185,20 @@ async def make_incident(
         )
         if subject.assessment is not None:
             await _assess(connection, incident_id, subject_id, subject.assessment, called)
+    first = (subjects or [Subject(None)])[0].person
+    looked_up = await person_id(connection, first) if first is not None else None
+    for minute in range(lookups):
+        await connection.execute(
+            insert(FlagLookup).values(
+                id=uuid.uuid4(),
+                incident_id=incident_id,
+                user_id=AUTHOR_ID,
+                organisation_code=force,
+                person_id=looked_up,
+                known_to_services="yes",
+                created_at=called + timedelta(minutes=minute + 1),
+            )
+        )
     return incident_id
 
 

@@ -1,9 +1,8 @@
-"""Writing audit events onto the hash chain, and the SQL that reads them back.
+"""Writing audit events to the log, and the SQL that reads them and the log's tree back.
 
-An event is appended by the database function `audit_append` (migration 0006) in one round trip:
-it locks the chain head, numbers and hashes the events, inserts them and moves the head, all in the
-caller's transaction. The head stays locked until that transaction ends, so concurrent writers
-append in turn and the chain has no gaps: a rolled-back transaction takes its numbers with it.
+An event is appended by the database function `audit_append` (migration 0014) in one round trip,
+in the caller's transaction, taking nothing another writer holds: a number from a sequence and the
+transaction's id. The sealer makes committed events leaves of the tree afterwards.
 """
 
 import json
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, and_, func, or_, text, tuple_
+from sqlalchemy import ColumnElement, and_, func, or_, text, tuple_
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
@@ -25,8 +24,6 @@ from auth.principal import Principal
 from models import (
     AccessNotification,
     AuditAction,
-    AuditChainAnchor,
-    AuditChainHead,
     AuditEvent,
     AuditOutcome,
     BreakGlassReview,
@@ -126,21 +123,11 @@ _APPEND = text("SELECT audit_append(CAST(:events AS jsonb))")
 async def record(session: AsyncSession, *events: AuditEvent) -> None:
     """Part of the caller's transaction: the events commit or roll back with what they describe.
 
-    One statement for any number of events. Pending ORM writes go first, so the chain head, once
-    locked, is held for as little of the transaction as possible."""
+    One statement for any number of events; pending ORM writes go first."""
     if not events:
         return
     await session.flush()
     await append(await session.connection(), *events)
-
-
-async def record_unless_busy(session: AsyncSession, *events: AuditEvent, wait_ms: int) -> None:
-    """`record` for a background writer: if the chain head is held for more than `wait_ms`, it
-    raises (lock_not_available) rather than queue behind requests; the caller tries again later."""
-    await (await session.connection()).execute(
-        text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": f"{wait_ms}ms"}
-    )
-    await record(session, *events)
 
 
 async def append(connection: AsyncConnection, *events: AuditEvent) -> None:
@@ -155,9 +142,9 @@ _REFUSALS = "audit.refusals"
 def record_refusal(session: AsyncSession, event: AuditEvent) -> None:
     """A refusal, written when the request's transaction has ended, in one of its own.
 
-    The request's transaction rolls back, and the refusal must remain. It cannot be written on a
-    second connection meanwhile: the request may already hold the audit chain's head, and would wait
-    for a write that waits for it. The session dependency calls `write_refusals` at the end.
+    The request's transaction rolls back, and the refusal must remain; written on the same
+    connection once that transaction has ended, it takes no second connection from the pool per
+    refused request. The session dependency calls `write_refusals` at the end.
     """
     session.info.setdefault(_REFUSALS, []).append(event)
 
@@ -372,118 +359,400 @@ async def save_review(session: AsyncSession, review: BreakGlassReview) -> None:
     await session.flush()
 
 
-# The chain itself: verification and retention, run by the schema owner outside any request
+# The log's tree: sealing, proofs, verification and retention. Sealing, verification and the purge
+# run as the schema owner outside any request; proofs and checkpoints are read by requests.
+
+# One sealer at a time, across workers and replicas: a transaction-level advisory lock.
+SEALER_LOCK = 0x7472_6961_6765_6C6F  # "triagelo"
+
+_LEAF_HASH = "sha256('\\x00'::bytea || convert_to(audit_event_canonical(e), 'UTF8'))"
 
 
-@dataclass(frozen=True)
-class ChainLink:
-    seq: int
-    prev_hash: str
-    hash: str
-    canonical: str
-
-
-_LINKS = text(
-    "SELECT seq, prev_hash, hash, audit_event_canonical(audit_event) AS canonical"
-    " FROM audit_event WHERE seq > :after ORDER BY seq LIMIT :limit"
-).columns(seq=BigInteger, prev_hash=String, hash=String, canonical=String)
-
-
-async def chain_links(
-    connection: AsyncConnection, *, after: int, batch: int
-) -> AsyncIterator[list[ChainLink]]:
-    """Every event after seq `after`, in seq order, `batch` at a time (keyset, never one big read)."""
-    while True:
-        rows = (await connection.execute(_LINKS, {"after": after, "limit": batch})).all()
-        if not rows:
-            return
-        yield [ChainLink(int(row.seq), row.prev_hash, row.hash, row.canonical) for row in rows]
-        after = int(rows[-1].seq)
-
-
-async def chain_head(connection: AsyncConnection) -> tuple[int, str]:
-    row = (
-        await connection.execute(select(col(AuditChainHead.seq), col(AuditChainHead.hash)))
-    ).one()
-    return int(row.seq), str(row.hash)
-
-
-async def latest_anchor(connection: AsyncConnection) -> tuple[int, str] | None:
-    """The seq and hash of the last event the latest retention purge removed, if any."""
-    row = (
-        await connection.execute(
-            select(col(AuditChainAnchor.seq), col(AuditChainAnchor.hash))
-            .order_by(col(AuditChainAnchor.seq).desc())
-            .limit(1)
-        )
-    ).first()
-    return None if row is None else (int(row.seq), str(row.hash))
-
-
-_PURGE_BOUNDARY = text(
-    """
-    SELECT
-      coalesce(
-        (SELECT min(seq) - 1 FROM audit_event WHERE occurred_at >= :before),
-        (SELECT max(seq) FROM audit_event)
-      ) AS through,
-      coalesce((SELECT max(seq) FROM audit_chain_anchor), 0) AS anchored
-    """
-)
-
-
-async def purge_boundary(connection: AsyncConnection, before: datetime) -> tuple[int, int]:
-    """(last seq a purge may remove, last seq already purged). Only a prefix of the chain goes:
-    the events before the first one that is still within retention."""
-    row = (await connection.execute(_PURGE_BOUNDARY, {"before": before})).one()
-    return int(row.through or 0), int(row.anchored)
-
-
-async def count_between(connection: AsyncConnection, after: int, through: int) -> int:
-    return int(
+async def try_seal_lock(connection: AsyncConnection) -> bool:
+    return bool(
         (
             await connection.execute(
-                text("SELECT count(*) FROM audit_event WHERE seq > :after AND seq <= :through"),
-                {"after": after, "through": through},
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SEALER_LOCK}
             )
         ).scalar_one()
     )
 
 
-async def purge_through(
-    connection: AsyncConnection, *, anchored: int, through: int, before: datetime
-) -> int:
-    """Delete events after the last anchor up to `through`, and anchor the chain at `through`.
+@dataclass(frozen=True)
+class TreeState:
+    size: int
+    xact_horizon: int
 
-    The append-only trigger lets a DELETE through only for seqs up to the transaction-local
-    `app.audit_purge_through`, set here and nowhere else."""
-    anchor_hash = (
+
+async def tree_state(connection: AsyncConnection, *, for_update: bool = False) -> TreeState:
+    """The tree's size and horizon. `for_update` in the sealer: in REPEATABLE READ it fails if
+    another sealer committed after this transaction's snapshot, rather than seal twice."""
+    statement = "SELECT tree_size, xact_horizon FROM audit_tree_state"
+    row = (await connection.execute(text(statement + (" FOR UPDATE" if for_update else "")))).one()
+    return TreeState(int(row.tree_size), int(row.xact_horizon))
+
+
+# The oldest transaction running in this transaction's snapshot that may be writing audit events
+# here: every one below it has committed or rolled back, so no event below it can still appear.
+# Transactions of other databases on the server (xids are server-wide) cannot write here: those
+# still running are left out, so a long one elsewhere does not hold the horizon back. One that has
+# ended since the snapshot cannot be told apart, and counts, to be safe. With none, the snapshot's
+# xmax: every transaction below it had ended.
+_HORIZON = text(
+    """
+    WITH snapshot AS (SELECT pg_current_snapshot() AS taken)
+    SELECT coalesce(
+      (SELECT min(running::text::bigint) FROM snapshot, pg_snapshot_xip(snapshot.taken) AS running
+        WHERE NOT EXISTS (
+          SELECT 1 FROM pg_stat_activity activity
+          WHERE activity.backend_xid::text::bigint = (running::text::bigint & 4294967295)
+            AND activity.datname <> current_database())),
+      (SELECT pg_snapshot_xmax(taken)::text::bigint FROM snapshot))
+    """
+)
+
+
+async def snapshot_horizon(connection: AsyncConnection) -> int:
+    return int((await connection.execute(_HORIZON)).scalar_one())
+
+
+_UNSEALED = text(
+    f"SELECT e.id, e.xact_id, e.seq, {_LEAF_HASH} AS leaf FROM audit_event e"  # noqa: S608 - constants only
+    " WHERE (e.xact_id, e.seq) > (:after_xact, :after_seq)"
+    " AND NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id)"
+    " ORDER BY e.xact_id, e.seq LIMIT :limit"
+)
+
+
+@dataclass(frozen=True)
+class Unsealed:
+    event_id: uuid.UUID
+    leaf: bytes
+    xact_id: int
+    seq: int
+
+
+async def unsealed_events(
+    connection: AsyncConnection, after: tuple[int, int], limit: int
+) -> list[Unsealed]:
+    """Committed events not yet leaves, after (xact_id, seq) `after`: from (horizon, 0), those
+    committed since the last seal, whatever their seq. Events of one transaction stay together."""
+    rows = await connection.execute(
+        _UNSEALED, {"after_xact": after[0], "after_seq": after[1], "limit": limit}
+    )
+    return [Unsealed(row.id, bytes(row.leaf), int(row.xact_id), int(row.seq)) for row in rows]
+
+
+async def add_leaves(
+    connection: AsyncConnection,
+    first_index: int,
+    leaves: Sequence[Unsealed],
+    nodes: Sequence[tuple[int, int, bytes]],
+) -> None:
+    if leaves:
         await connection.execute(
-            text("SELECT hash FROM audit_event WHERE seq = :seq"), {"seq": through}
+            text(
+                "INSERT INTO audit_leaf (leaf_index, event_id, hash, sealed_at)"
+                " SELECT :first + ordinality - 1, event_id, hash, clock_timestamp()"
+                " FROM unnest(CAST(:ids AS uuid[]), CAST(:hashes AS bytea[]))"
+                " WITH ORDINALITY AS given(event_id, hash, ordinality)"
+            ),
+            {
+                "first": first_index,
+                "ids": [leaf.event_id for leaf in leaves],
+                "hashes": [leaf.leaf for leaf in leaves],
+            },
+        )
+    if nodes:
+        await connection.execute(
+            text(
+                'INSERT INTO audit_tree_node (level, "index", hash)'
+                " SELECT * FROM unnest(CAST(:levels AS smallint[]), CAST(:indexes AS bigint[]),"
+                " CAST(:hashes AS bytea[]))"
+            ),
+            {
+                "levels": [level for level, _, _ in nodes],
+                "indexes": [index for _, index, _ in nodes],
+                "hashes": [value for _, _, value in nodes],
+            },
+        )
+
+
+async def save_tree_state(connection: AsyncConnection, size: int, horizon: int) -> None:
+    await connection.execute(
+        text(
+            "UPDATE audit_tree_state SET tree_size = :size, xact_horizon = :horizon,"
+            " sealed_at = now()"
+        ),
+        {"size": size, "horizon": horizon},
+    )
+
+
+async def fetch_nodes(
+    connection: AsyncConnection, wanted: set[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """The stored hashes of these (level, index) nodes; level 0 is the leaves."""
+    if not wanted:
+        return {}
+    leaves = [index for level, index in wanted if level == 0]
+    inner = [(level, index) for level, index in wanted if level > 0]
+    rows = await connection.execute(
+        text(
+            "SELECT 0 AS level, leaf_index AS node_index, hash FROM audit_leaf"
+            " WHERE leaf_index = ANY(CAST(:leaves AS bigint[]))"
+            ' UNION ALL SELECT n.level, n."index", n.hash FROM audit_tree_node n'
+            " JOIN unnest(CAST(:levels AS smallint[]), CAST(:indexes AS bigint[]))"
+            ' AS w(level, "index") ON w.level = n.level AND w."index" = n."index"'
+        ),
+        {
+            "leaves": leaves,
+            "levels": [level for level, _ in inner],
+            "indexes": [index for _, index in inner],
+        },
+    )
+    return {(int(row.level), int(row.node_index)): bytes(row.hash) for row in rows}
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+
+
+async def add_checkpoint(connection: AsyncConnection, size: int, root: bytes, note: str) -> None:
+    await connection.execute(
+        text(
+            "INSERT INTO audit_checkpoint (tree_size, root_hash, note, signed_at)"
+            " VALUES (:size, :root, :note, now()) ON CONFLICT (tree_size) DO NOTHING"
+        ),
+        {"size": size, "root": root, "note": note},
+    )
+
+
+async def checkpoint(connection: AsyncConnection, size: int | None) -> StoredCheckpoint | None:
+    """The checkpoint of this size, or (None) the latest."""
+    where = "" if size is None else " WHERE tree_size = :size"
+    row = (
+        await connection.execute(
+            text(
+                f"SELECT tree_size, root_hash, note FROM audit_checkpoint{where}"  # noqa: S608
+                " ORDER BY tree_size DESC LIMIT 1"
+            ),
+            {"size": size},
+        )
+    ).first()
+    return (
+        None
+        if row is None
+        else StoredCheckpoint(int(row.tree_size), bytes(row.root_hash), row.note)
+    )
+
+
+async def all_checkpoints(connection: AsyncConnection) -> list[StoredCheckpoint]:
+    rows = await connection.execute(
+        text("SELECT tree_size, root_hash, note FROM audit_checkpoint ORDER BY tree_size")
+    )
+    return [StoredCheckpoint(int(row.tree_size), bytes(row.root_hash), row.note) for row in rows]
+
+
+@dataclass(frozen=True)
+class EventLeaf:
+    event_id: uuid.UUID
+    leaf_index: int
+    entry: bytes
+
+
+async def event_leaves(
+    connection: AsyncConnection, event_ids: Sequence[uuid.UUID], organisation_code: str
+) -> dict[uuid.UUID, EventLeaf]:
+    """The leaves of those of these events that are the organisation's and sealed, with their
+    entries as the tree hashed them."""
+    rows = await connection.execute(
+        text(
+            "SELECT e.id, l.leaf_index,"
+            " convert_to(audit_event_canonical(e), 'UTF8') AS entry"
+            " FROM audit_event e JOIN audit_leaf l ON l.event_id = e.id"
+            " WHERE e.id = ANY(CAST(:ids AS uuid[])) AND e.actor_organisation_code = :org"
+        ),
+        {"ids": list(event_ids), "org": organisation_code},
+    )
+    return {row.id: EventLeaf(row.id, int(row.leaf_index), bytes(row.entry)) for row in rows}
+
+
+@dataclass(frozen=True)
+class LeafCheck:
+    leaf_index: int
+    stored: bytes
+    # None when the event is gone (purged, or deleted).
+    recomputed: bytes | None
+    seq: int | None
+
+
+_LEAF_CHECKS = text(
+    f"SELECT l.leaf_index, l.hash, e.seq, CASE WHEN e.id IS NULL THEN NULL ELSE {_LEAF_HASH} END"  # noqa: S608
+    " AS recomputed FROM audit_leaf l LEFT JOIN audit_event e ON e.id = l.event_id"
+    " WHERE l.leaf_index >= :after ORDER BY l.leaf_index LIMIT :limit"
+)
+
+
+async def leaf_checks(connection: AsyncConnection, *, batch: int) -> AsyncIterator[list[LeafCheck]]:
+    """Every leaf in order with its event's hash recomputed, `batch` at a time (keyset)."""
+    after = 0
+    while True:
+        rows = (await connection.execute(_LEAF_CHECKS, {"after": after, "limit": batch})).all()
+        if not rows:
+            return
+        yield [
+            LeafCheck(
+                int(row.leaf_index),
+                bytes(row.hash),
+                None if row.recomputed is None else bytes(row.recomputed),
+                None if row.seq is None else int(row.seq),
+            )
+            for row in rows
+        ]
+        after = int(rows[-1].leaf_index) + 1
+
+
+async def nodes_completed_within(
+    connection: AsyncConnection, start: int, end: int
+) -> dict[tuple[int, int], bytes]:
+    """The stored nodes above the leaves that leaves [start, end) complete."""
+    if end <= start:
+        return {}
+    rows = await connection.execute(
+        text(
+            'SELECT n.level, n."index" AS node_index, n.hash'
+            " FROM generate_series(1, :levels) AS g(level)"
+            " JOIN audit_tree_node n ON n.level = g.level"
+            ' AND n."index" >= (CAST(:start AS bigint) >> g.level)'
+            ' AND n."index" <= (CAST(:last AS bigint) >> g.level)'
+        ),
+        {"levels": end.bit_length(), "start": start, "last": end - 1},
+    )
+    return {(int(row.level), int(row.node_index)): bytes(row.hash) for row in rows}
+
+
+async def first_unsealed_below(connection: AsyncConnection, horizon: int) -> int | None:
+    """The seq of the first event below the horizon that is no leaf: one the sealer must have
+    seen, so put there behind its back."""
+    found = (
+        await connection.execute(
+            text(
+                "SELECT min(e.seq) FROM audit_event e WHERE e.xact_id < :horizon"
+                " AND NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id)"
+            ),
+            {"horizon": horizon},
         )
     ).scalar_one()
+    return None if found is None else int(found)
+
+
+async def purged_before(connection: AsyncConnection) -> int:
+    """Leaves below this may have lost their events to the retention purge."""
+    return int(
+        (
+            await connection.execute(
+                text("SELECT coalesce(max(leaves_before), 0) FROM audit_log_purge")
+            )
+        ).scalar_one()
+    )
+
+
+async def purge_boundary(connection: AsyncConnection, before: datetime) -> int:
+    """The first leaf whose event is still within retention (or the tree's size): only the
+    leaves before it lose their events, so what remains is one stretch of the log."""
+    return int(
+        (
+            await connection.execute(
+                text(
+                    "SELECT coalesce((SELECT min(l.leaf_index) FROM audit_leaf l"
+                    " JOIN audit_event e ON e.id = l.event_id WHERE e.occurred_at >= :before),"
+                    " (SELECT tree_size FROM audit_tree_state))"
+                ),
+                {"before": before},
+            )
+        ).scalar_one()
+    )
+
+
+_PURGEABLE = (
+    " FROM audit_event e USING audit_leaf l WHERE l.event_id = e.id"
+    " AND l.leaf_index >= :after AND l.leaf_index < :before"
+)
+
+
+async def count_purgeable(connection: AsyncConnection, after: int, before: int) -> int:
+    return int(
+        (
+            await connection.execute(
+                text(
+                    "SELECT count(*) FROM audit_event e JOIN audit_leaf l ON l.event_id = e.id"
+                    " WHERE l.leaf_index >= :after AND l.leaf_index < :before"
+                ),
+                {"after": after, "before": before},
+            )
+        ).scalar_one()
+    )
+
+
+async def purge_leaves(
+    connection: AsyncConnection, *, after: int, before: int, occurred_before: datetime
+) -> int:
+    """Delete the events of leaves [after, before); their leaf hashes stay.
+
+    The append-only trigger lets a DELETE through only for leaves below the transaction-local
+    `app.audit_purge_before`, set here and nowhere else."""
     # A purge of years of events may outlast a request's statement timeout.
     await connection.execute(
         text(
-            "SELECT set_config('app.audit_purge_through', :through, true),"
+            "SELECT set_config('app.audit_purge_before', :before, true),"
             " set_config('statement_timeout', '0', true)"
         ),
-        {"through": str(through)},
+        {"before": str(before)},
     )
     deleted = (
-        await connection.execute(
-            text("DELETE FROM audit_event WHERE seq > :after AND seq <= :through"),
-            {"after": anchored, "through": through},
-        )
+        await connection.execute(text(f"DELETE{_PURGEABLE}"), {"after": after, "before": before})
     ).rowcount
-    await connection.execute(
-        text("SELECT set_config('app.audit_purge_through', '', true)"),
-    )
+    await connection.execute(text("SELECT set_config('app.audit_purge_before', '', true)"))
     await connection.execute(
         text(
-            "INSERT INTO audit_chain_anchor (seq, hash, events_purged, occurred_before, purged_at)"
-            " VALUES (:seq, :hash, :events, :before, now())"
+            "INSERT INTO audit_log_purge (leaves_before, events_purged, occurred_before, purged_at)"
+            " VALUES (:before, :events, :occurred_before, now())"
         ),
-        {"seq": through, "hash": anchor_hash, "events": deleted, "before": before},
+        {"before": before, "events": deleted, "occurred_before": occurred_before},
     )
     return int(deleted)
+
+
+# A partner's log, as this organisation witnessed it
+
+
+async def last_witnessed(connection: AsyncConnection, origin: str) -> StoredCheckpoint | None:
+    row = (
+        await connection.execute(
+            text(
+                "SELECT tree_size, root_hash, note FROM audit_witness_checkpoint"
+                " WHERE origin = :origin ORDER BY tree_size DESC LIMIT 1"
+            ),
+            {"origin": origin},
+        )
+    ).first()
+    return (
+        None
+        if row is None
+        else StoredCheckpoint(int(row.tree_size), bytes(row.root_hash), row.note)
+    )
+
+
+async def add_witnessed(
+    connection: AsyncConnection, origin: str, size: int, root: bytes, note: str
+) -> None:
+    await connection.execute(
+        text(
+            "INSERT INTO audit_witness_checkpoint (origin, tree_size, root_hash, note, witnessed_at)"
+            " VALUES (:origin, :size, :root, :note, now()) ON CONFLICT DO NOTHING"
+        ),
+        {"origin": origin, "size": size, "root": root, "note": note},
+    )

@@ -1,13 +1,16 @@
-"""Information governance: who saw what, when and why; subject access reports; break-glass reviews.
+"""Information governance: who saw what, when and why; subject access reports; break-glass reviews;
+and the audit log's public face: its signed checkpoint, verifier key and consistency proofs.
 
-All routes need `audit:read` (the `audit` purpose, `ig_officer` role) and answer only for the
-caller's own organisation.
+The information governance routes need `audit:read` (the `audit` purpose, `ig_officer` role) and
+answer only for the caller's own organisation. The log's routes (`log_router`) are public: a
+checkpoint and hashes disclose no personal data, and partners' witnesses must reach them.
 """
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
 
 from api.audit import service
 from api.audit.schemas import (
@@ -16,9 +19,12 @@ from api.audit.schemas import (
     BreakGlassReviewRead,
     BreakGlassReviewStatusFilter,
     BreakGlassReviewWrite,
+    ConsistencyProof,
+    InclusionProof,
     SubjectAccessReport,
     SubjectAccessRequest,
 )
+from api.audit.sealer import LogKeys
 from api.dependencies import ResourcesDep, SessionDep
 from api.errors import problem_responses
 from api.pagination import InvalidCursor
@@ -28,6 +34,7 @@ from models import AuditAction, AuditOutcome, Scope
 from models.validation import PlausibleDatetime
 
 router = APIRouter(tags=["information governance"])
+log_router = APIRouter(tags=["audit log"])
 
 CanAudit = Annotated[Principal, Depends(Authorizer(Scope.audit_read))]
 
@@ -80,6 +87,18 @@ async def list_audit_events(
         cursor=cursor,
         limit=limit,
     )
+
+
+@router.get(
+    "/v1/audit-events/{event_id}/proof",
+    response_model=InclusionProof,
+    responses=problem_responses(*AUTH, service.ProofNotFound, service.NoCheckpoint),
+)
+async def prove_audit_event(
+    event_id: uuid.UUID, principal: CanAudit, session: SessionDep
+) -> InclusionProof:
+    """Proof that one of your organisation's events is in the log, against its latest checkpoint."""
+    return await service.event_proof(session, principal, event_id)
 
 
 @router.post(
@@ -143,3 +162,43 @@ async def complete_break_glass_review(
 ) -> BreakGlassReviewRead:
     """Complete a pending review with its conclusion and finding; a review is completed once."""
     return await service.complete_break_glass_review(session, principal, review_id, payload)
+
+
+def log_keys(request: Request) -> LogKeys:
+    keys: LogKeys = request.app.state.audit_log_keys
+    return keys
+
+
+LogKeysDep = Annotated[LogKeys, Depends(log_keys)]
+PLAIN: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {}}}}
+
+
+@log_router.get(
+    "/v1/audit/checkpoint",
+    response_class=PlainTextResponse,
+    responses={**PLAIN, **problem_responses(service.NoCheckpoint)},
+)
+async def read_audit_checkpoint(session: SessionDep) -> PlainTextResponse:
+    """The audit log's latest checkpoint: a C2SP signed note of its size and root hash."""
+    checkpoint = await service.latest_checkpoint(await session.connection())
+    return PlainTextResponse(checkpoint.note, headers={"cache-control": "no-store"})
+
+
+@log_router.get("/v1/audit/checkpoint/key", response_class=PlainTextResponse, responses=PLAIN)
+async def read_audit_checkpoint_key(keys: LogKeysDep) -> PlainTextResponse:
+    """The key that verifies the log's checkpoints, as a signed-note verifier key (vkey)."""
+    return PlainTextResponse(keys.signer.verifier.vkey + "\n")
+
+
+@log_router.get(
+    "/v1/audit/consistency",
+    response_model=ConsistencyProof,
+    responses=problem_responses(service.InvalidTreeSizes, service.NoCheckpoint),
+)
+async def prove_audit_consistency(
+    session: SessionDep,
+    first: Annotated[int, Query(ge=0, description="The smaller tree size.")],
+    second: Annotated[int, Query(ge=0, description="The larger, at most the latest checkpoint's.")],
+) -> ConsistencyProof:
+    """Proof that the log at `first` leaves is a prefix of the log at `second` (hashes only)."""
+    return await service.consistency_proof(await session.connection(), first, second)

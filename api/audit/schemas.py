@@ -20,8 +20,10 @@ class AuditActor(BaseModel):
 
 class AuditEventRead(BaseModel):
     id: uuid.UUID
-    seq: int = Field(description="The event's place in the hash chain: gapless, in commit order.")
-    hash: str = Field(description="SHA-256 (hex) of the previous event's hash and this event.")
+    seq: int = Field(
+        description="The order written; gaps where a transaction rolled back. Its place in the "
+        "log (commit order) is in its inclusion proof."
+    )
     occurred_at: datetime
     action: str
     outcome: AuditOutcome
@@ -43,11 +45,9 @@ class AuditEventRead(BaseModel):
     @classmethod
     def from_row(cls, row: AuditEvent) -> "AuditEventRead":
         assert row.seq is not None
-        assert row.hash is not None
         return cls(
             id=row.id,
             seq=row.seq,
-            hash=row.hash,
             occurred_at=row.occurred_at,
             action=row.action,
             outcome=AuditOutcome(row.outcome),
@@ -117,6 +117,14 @@ class SubjectAccessReport(BaseModel):
     events_limit: int
     complete: bool = Field(description="False when there are more events than `events_limit`.")
     other_organisations: list[OtherOrganisationAccesses]
+    checkpoint: str | None = Field(
+        description="The log's latest signed checkpoint, which every proof here is against; "
+        "null if none is signed yet."
+    )
+    inclusion_proofs: list["InclusionProof"] = Field(
+        description="One per listed event sealed into that checkpoint (events written in the "
+        "last seconds are not sealed yet): proof the event is in the log everyone was shown."
+    )
 
 
 class BreakGlassReviewStatusFilter(StrEnum):
@@ -172,3 +180,29 @@ class BreakGlassReviewPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last page."
     )
+
+
+class InclusionProof(BaseModel):
+    """Proof that an event is in the log: RFC 9162 inclusion of its leaf in the tree of
+    `tree_size` leaves whose root the signed `checkpoint` carries."""
+
+    event_id: uuid.UUID
+    leaf_index: int
+    tree_size: int
+    entry: str = Field(
+        description="Base64 of the leaf's bytes: the event's canonical text, UTF-8; its leaf "
+        "hash is SHA-256(0x00 || entry)."
+    )
+    inclusion_path: list[str] = Field(
+        description="Base64 SHA-256 hashes, from the leaf's sibling up (RFC 9162 2.1.3)."
+    )
+    checkpoint: str = Field(description="The signed checkpoint (C2SP signed note) of tree_size.")
+
+
+class ConsistencyProof(BaseModel):
+    """Proof that the tree of `first` leaves is a prefix of the tree of `second` (RFC 9162
+    2.1.4): nothing sealed was changed, removed or reordered between them."""
+
+    first: int
+    second: int
+    consistency_path: list[str] = Field(description="Base64 SHA-256 hashes.")

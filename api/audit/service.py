@@ -6,8 +6,9 @@ organisation is the controller answerable for its own staff's access. Every read
 itself audited.
 """
 
-import hashlib
+import base64
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -16,6 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.audit import repository
+from api.audit.merkle import (
+    Frontier,
+    NodeSource,
+    consistency_path,
+    inclusion_path,
+    needed_nodes,
+)
+from api.audit.note import NoteError, parse_note, verify_note
 from api.audit.repository import (
     EventFilter,
     audit_event,
@@ -30,19 +39,21 @@ from api.audit.schemas import (
     BreakGlassReviewRead,
     BreakGlassReviewStatusFilter,
     BreakGlassReviewWrite,
+    ConsistencyProof,
+    InclusionProof,
     OtherOrganisationAccesses,
     Practitioner,
     Reviewer,
     SubjectAccessReport,
     SubjectAccessRequest,
 )
+from api.audit.sealer import LogKeys
 from api.errors import ServiceError
 from api.pagination import decode_cursor, page_of
 from api.token.repository import find_user
 from auth.policy import reviews_own_break_glass
 from auth.principal import Principal
 from models import (
-    GENESIS_HASH,
     AuditAction,
     AuditEvent,
     AuditOutcome,
@@ -197,6 +208,15 @@ async def subject_access_report(
         ),
     )
     names = {org.code: org.name for org in partnership.organisations}
+    connection = await session.connection()
+    checkpoint = await repository.checkpoint(connection, None)
+    proofs = (
+        await inclusion_proofs(
+            connection, [row.id for row in events], principal.organisation_code, checkpoint
+        )
+        if checkpoint is not None and events
+        else {}
+    )
     return SubjectAccessReport(
         nhs_number=request.nhs_number,
         known=person_id is not None,
@@ -218,6 +238,8 @@ async def subject_access_report(
             )
             for other in others
         ],
+        checkpoint=checkpoint.note if checkpoint is not None else None,
+        inclusion_proofs=[proofs[row.id] for row in events if row.id in proofs],
     )
 
 
@@ -346,89 +368,252 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-# The chain: verification and retention. Both run as the schema owner, outside any request.
+# The log: proofs, verification and retention.
 
 
-class BreakKind(StrEnum):
-    changed_row = "changed_row"
-    missing_seq = "missing_seq"
-    broken_link = "broken_link"
+class ProofNotFound(ServiceError):
+    status = 404
+    type_slug = "audit-proof-not-found"
+    title = "No such sealed audit event"
+
+
+class NoCheckpoint(ServiceError):
+    status = 503
+    type_slug = "audit-checkpoint-not-yet"
+    title = "The audit log has no checkpoint yet"
+
+
+class InvalidTreeSizes(ServiceError):
+    status = 400
+    type_slug = "audit-tree-sizes"
+    title = "Tree sizes must satisfy 0 <= first <= second <= the latest checkpoint's size"
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+async def _resolve(
+    connection: AsyncConnection, compute: Callable[[NodeSource], list[bytes]]
+) -> list[bytes]:
+    """Run a proof computation against the stored nodes, fetched in one query."""
+    fetched = await repository.fetch_nodes(connection, needed_nodes(compute))
+    return compute(lambda level, index: fetched[(level, index)])
+
+
+async def latest_checkpoint(connection: AsyncConnection) -> repository.StoredCheckpoint:
+    found = await repository.checkpoint(connection, None)
+    if found is None:
+        raise NoCheckpoint("No checkpoint has been signed yet; try again in a few seconds.")
+    return found
+
+
+async def inclusion_proofs(
+    connection: AsyncConnection,
+    event_ids: Sequence[uuid.UUID],
+    organisation_code: str,
+    checkpoint: repository.StoredCheckpoint,
+) -> dict[uuid.UUID, InclusionProof]:
+    """Proofs, against `checkpoint`, of those events that are the organisation's and in it."""
+    leaves = [
+        leaf
+        for leaf in (
+            await repository.event_leaves(connection, event_ids, organisation_code)
+        ).values()
+        if leaf.leaf_index < checkpoint.size
+    ]
+
+    def paths(nodes: NodeSource) -> list[bytes]:
+        return [
+            hash_
+            for leaf in leaves
+            for hash_ in inclusion_path(nodes, leaf.leaf_index, checkpoint.size)
+        ]
+
+    flat = await _resolve(connection, paths)
+    proofs: dict[uuid.UUID, InclusionProof] = {}
+    offset = 0
+    for leaf in leaves:
+        length = len(inclusion_path(lambda level, index: b"", leaf.leaf_index, checkpoint.size))
+        proofs[leaf.event_id] = InclusionProof(
+            event_id=leaf.event_id,
+            leaf_index=leaf.leaf_index,
+            tree_size=checkpoint.size,
+            entry=_b64(leaf.entry),
+            inclusion_path=[_b64(value) for value in flat[offset : offset + length]],
+            checkpoint=checkpoint.note,
+        )
+        offset += length
+    return proofs
+
+
+async def event_proof(
+    session: AsyncSession, principal: Principal, event_id: uuid.UUID
+) -> InclusionProof:
+    """The inclusion proof of one of the organisation's events against the latest checkpoint."""
+    connection = await session.connection()
+    checkpoint = await latest_checkpoint(connection)
+    proofs = await inclusion_proofs(connection, [event_id], principal.organisation_code, checkpoint)
+    if event_id not in proofs:
+        # Another organisation's event, none at all, or not sealed yet: 404 alike.
+        raise ProofNotFound("No sealed event of your organisation has this id.")
+    await record(
+        session,
+        principal_event(
+            AuditAction.audit_read,
+            principal,
+            None,
+            {"proof_of": str(event_id), "tree_size": checkpoint.size},
+            data_classes=AUDIT_TRAIL,
+        ),
+    )
+    return proofs[event_id]
+
+
+async def consistency_proof(
+    connection: AsyncConnection, first: int, second: int
+) -> ConsistencyProof:
+    latest = await latest_checkpoint(connection)
+    if not 0 <= first <= second <= latest.size:
+        raise InvalidTreeSizes(f"The latest checkpoint's size is {latest.size}.")
+    path = await _resolve(connection, lambda nodes: consistency_path(nodes, first, second))
+    return ConsistencyProof(
+        first=first, second=second, consistency_path=[_b64(value) for value in path]
+    )
+
+
+class ProblemKind(StrEnum):
+    changed = "changed"
+    missing = "missing"
+    reordered = "reordered"
+    inserted = "inserted"
+    bad_signature = "bad_signature"
+    checkpoint_mismatch = "checkpoint_mismatch"
 
 
 @dataclass(frozen=True)
-class ChainBreak:
-    seq: int
-    kind: BreakKind
+class LogProblem:
+    kind: ProblemKind
+    # The leaf index where the log stops verifying; for an inserted event, its seq.
+    at: int
+    seq: int | None = None
 
     def describe(self) -> str:
+        where = f"leaf {self.at}" + (f" (event seq {self.seq})" if self.seq is not None else "")
         return {
-            BreakKind.changed_row: "the event's content no longer matches its hash (changed row)",
-            BreakKind.missing_seq: "no event has this seq (deleted)",
-            BreakKind.broken_link: "the event does not follow from the one before it "
-            "(that one was replaced, or this one re-linked)",
+            ProblemKind.changed: f"{where}: the event no longer matches its leaf hash (changed)",
+            ProblemKind.missing: f"leaf {self.at}: its event is gone, and no purge removed it"
+            " (deleted)",
+            ProblemKind.reordered: f"{where}: the leaves from here no longer hash to the tree "
+            "stored above them (reordered, or leaves spliced in or out)",
+            ProblemKind.inserted: f"event seq {self.at} is in no leaf, though its transaction "
+            "ended before the sealer's horizon (inserted behind the log)",
+            ProblemKind.bad_signature: f"the checkpoint of size {self.at} does not verify with "
+            "any of the log's checkpoint keys",
+            ProblemKind.checkpoint_mismatch: f"the checkpoint of size {self.at} signed a root the "
+            "events no longer hash to (the log was rewritten before that size)",
         }[self.kind]
 
 
 @dataclass(frozen=True)
-class ChainReport:
-    events: int
-    first_seq: int
-    head_seq: int
-    head_hash: str
-    anchor_seq: int | None
-    problem: ChainBreak | None
+class LogReport:
+    tree_size: int
+    leaves: int
+    checkpoints: int
+    purged_before: int
+    problem: LogProblem | None
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def link_hash(prev_hash: str, canonical: str) -> str:
-    """An event's hash: SHA-256 of the previous hash and its canonical text, as `audit_append`
-    computes it in the database."""
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+# One walk, stopping at the first problem of whichever kind: a return for each.
+async def verify_log(  # noqa: PLR0911, PLR0912
+    connection: AsyncConnection,
+    keys: LogKeys,
+    *,
+    batch: int = VERIFY_BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> LogReport:
+    """Recompute the tree from the events, leaf by leaf, and check it against the stored leaves,
+    the stored nodes and every stored checkpoint; stop at the first problem. `progress` is told
+    (leaves verified, tree size) after each batch.
 
+    Run it in one REPEATABLE READ transaction, so the walk is one snapshot."""
+    state = await repository.tree_state(connection)
+    purged = await repository.purged_before(connection)
+    checkpoints = await repository.all_checkpoints(connection)
+    frontier = Frontier()
+    pending = list(checkpoints)
+    leaves = 0
 
-async def verify_chain(
-    connection: AsyncConnection, *, batch: int = VERIFY_BATCH_SIZE
-) -> ChainReport:
-    """Walk the chain from its start (or the latest retention anchor) to the head, in seq order,
-    `batch` events at a time; stop at the first break.
-
-    Run it in one REPEATABLE READ transaction, so the walk and the head are one snapshot."""
-    anchor = await repository.latest_anchor(connection)
-    anchor_seq, prev_hash = anchor if anchor is not None else (0, GENESIS_HASH)
-    head_seq, head_hash = await repository.chain_head(connection)
-    expected = anchor_seq + 1
-    events = 0
-
-    def report(problem: ChainBreak | None) -> ChainReport:
-        return ChainReport(
-            events=events,
-            first_seq=anchor_seq + 1,
-            head_seq=head_seq,
-            head_hash=head_hash,
-            anchor_seq=anchor[0] if anchor is not None else None,
+    def report(problem: LogProblem | None) -> LogReport:
+        return LogReport(
+            tree_size=state.size,
+            leaves=leaves,
+            checkpoints=len(checkpoints),
+            purged_before=purged,
             problem=problem,
         )
 
-    async for links in repository.chain_links(connection, after=anchor_seq, batch=batch):
-        for link in links:
-            if link.seq != expected:
-                return report(ChainBreak(expected, BreakKind.missing_seq))
-            if link_hash(link.prev_hash, link.canonical) != link.hash:
-                return report(ChainBreak(link.seq, BreakKind.changed_row))
-            if link.prev_hash != prev_hash:
-                return report(ChainBreak(link.seq, BreakKind.broken_link))
-            prev_hash = link.hash
-            expected += 1
-            events += 1
-    # The head names the last event appended: any after the last one found were deleted.
-    if head_seq >= expected:
-        return report(ChainBreak(expected, BreakKind.missing_seq))
-    if head_seq == expected - 1 and head_hash != prev_hash:
-        return report(ChainBreak(head_seq, BreakKind.broken_link))
+    for stored in checkpoints:
+        if not _signed_by_log(stored, keys):
+            return report(LogProblem(ProblemKind.bad_signature, stored.size))
+
+    def check_checkpoints() -> LogProblem | None:
+        while pending and pending[0].size == frontier.size:
+            if pending.pop(0).root != frontier.root():
+                return LogProblem(ProblemKind.checkpoint_mismatch, frontier.size)
+        return None
+
+    if (problem := check_checkpoints()) is not None:
+        return report(problem)
+    async for checks in repository.leaf_checks(connection, batch=batch):
+        stored_nodes = await repository.nodes_completed_within(
+            connection, checks[0].leaf_index, checks[-1].leaf_index + 1
+        )
+        for check in checks:
+            if check.leaf_index != frontier.size:
+                return report(LogProblem(ProblemKind.missing, frontier.size))
+            if check.recomputed is None:
+                if check.leaf_index >= purged:
+                    return report(LogProblem(ProblemKind.missing, check.leaf_index))
+                leaf = check.stored
+            elif check.recomputed != check.stored:
+                return report(LogProblem(ProblemKind.changed, check.leaf_index, check.seq))
+            else:
+                leaf = check.recomputed
+            for level, index, value in frontier.append(leaf):
+                if stored_nodes.get((level, index)) != value:
+                    return report(LogProblem(ProblemKind.reordered, index << level))
+            leaves += 1
+            if (problem := check_checkpoints()) is not None:
+                return report(problem)
+        if progress is not None:
+            progress(leaves, state.size)
+    if frontier.size < state.size:
+        return report(LogProblem(ProblemKind.missing, frontier.size))
+    if pending:
+        return report(LogProblem(ProblemKind.checkpoint_mismatch, pending[0].size))
+    inserted = await repository.first_unsealed_below(connection, state.xact_horizon)
+    if inserted is not None:
+        return report(LogProblem(ProblemKind.inserted, inserted))
     return report(None)
+
+
+def _signed_by_log(stored: repository.StoredCheckpoint, keys: LogKeys) -> bool:
+    try:
+        note = parse_note(stored.note)
+    except NoteError:
+        return False
+    for verifier in keys.verifiers:
+        try:
+            checkpoint = verify_note(note, verifier)
+        except NoteError:
+            continue
+        return checkpoint.size == stored.size and checkpoint.root == stored.root
+    return False
 
 
 def audit_retention_cutoff(partnership: Partnership, now: datetime | None = None) -> datetime:
@@ -440,12 +625,13 @@ def audit_retention_cutoff(partnership: Partnership, now: datetime | None = None
 async def purge_audit_events(
     session_or_conn: AsyncSession | AsyncConnection, older_than: datetime, dry_run: bool
 ) -> int:
-    """Remove the events that occurred before `older_than` from the start of the chain; how many
+    """Remove the events that occurred before `older_than` from the start of the log; how many
     (would) go.
 
-    Only a prefix goes: the purge stops at the first event still within retention, so what remains
-    is one unbroken chain, verified from the anchor this leaves (the last purged seq and hash). The
-    purge itself is recorded on the chain. Run it as the schema owner, in the caller's transaction.
+    Only sealed events go, and only those before the first leaf still within retention, so what
+    remains is one stretch of the log. Their leaf hashes stay: the tree, every checkpoint and every
+    proof still verify. The purge itself is recorded in the log. Run it as the schema owner, in
+    the caller's transaction.
     """
     connection = (
         await session_or_conn.connection()
@@ -454,13 +640,14 @@ async def purge_audit_events(
     )
     before = _aware(older_than)
     assert before is not None
-    through, anchored = await repository.purge_boundary(connection, before)
-    if through <= anchored:
+    boundary = await repository.purge_boundary(connection, before)
+    already = await repository.purged_before(connection)
+    if boundary <= already:
         return 0
     if dry_run:
-        return await repository.count_between(connection, anchored, through)
-    deleted = await repository.purge_through(
-        connection, anchored=anchored, through=through, before=before
+        return await repository.count_purgeable(connection, already, boundary)
+    deleted = await repository.purge_leaves(
+        connection, after=already, before=boundary, occurred_before=before
     )
     await repository.append(
         connection,
@@ -468,7 +655,7 @@ async def purge_audit_events(
             AuditAction.audit_purge,
             AuditOutcome.success,
             details={
-                "through_seq": through,
+                "leaves_before": boundary,
                 "events": deleted,
                 "occurred_before": before.isoformat(),
             },

@@ -1,11 +1,29 @@
 
 "use strict";
 (function () {
-  // The token lives in this closure only: never in storage, a cookie or a URL.
-  let accessToken = null;
+  // Tokens live in this closure only: never in storage, a cookie or a URL. One minted from the
+  // sign-in session is renewed 30 s before it expires; a pasted one is used until forgotten.
+  let grant = null;
+  let signedIn = false;
+  let providersListed = false;
   let lastQuery = null;
 
-  const SVG = "http://www.w3.org/2000/svg";
+  const RENEW_BEFORE_EXPIRY_MS = 30 * 1000;
+  // Every call that uses the sign-in session says so in a header a cross-site form cannot send.
+  const SESSION_HEADERS = { "X-Triage-Session": "1" };
+  const ROLE_NAMES = {
+    officer: "police officer",
+    mh_practitioner: "mental health practitioner",
+    supervisor: "supervisor",
+    ig_officer: "information governance officer",
+  };
+  const SIGN_IN_RESULTS = {
+    failed: "Sign-in did not work. Try again; if it keeps failing, tell your administrator.",
+    cancelled: "Sign-in was cancelled.",
+    expired: "Sign-in took too long and has expired. Try again.",
+    refused: "Your account was recognised, but its role or organisation may not use this " +
+      "service. Ask your administrator.",
+  };
   const $ = (id) => document.getElementById(id);
   const form = $("report-form");
   const status = $("status");
@@ -26,6 +44,135 @@
     $("from").value = isoDay(start);
     $("to").value = isoDay(end);
   }
+
+  async function detailOf(response) {
+    try {
+      return (await response.json()).detail || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  // The account
+
+  function showAccount(session) {
+    signedIn = session !== null;
+    $("checking").hidden = true;
+    $("signed-in").hidden = !signedIn;
+    $("signed-out").hidden = signedIn;
+    if (session !== null) {
+      $("who-name").textContent = session.name;
+      $("who-role").textContent = ROLE_NAMES[session.role] || session.role;
+      $("who-organisation").textContent = session.organisation_code;
+    }
+  }
+
+  async function listProviders() {
+    let providers = [];
+    try {
+      const response = await fetch("/auth/providers", { cache: "no-store" });
+      providers = response.ok ? (await response.json()).providers : [];
+    } catch (error) {
+      providers = [];
+    }
+    const list = $("providers");
+    clear(list);
+    for (const provider of providers) {
+      const link = document.createElement("a");
+      link.className = "sign-in";
+      // The dashboard is the supervisors': someone who also holds another role signs in as one.
+      const query = { provider: provider.id, return_to: "/dashboard", role: "supervisor" };
+      link.href = "/auth/login?" + new URLSearchParams(query).toString();
+      link.textContent = "Sign in with " + provider.title;
+      link.dataset.testid = "sign-in-" + provider.id;
+      list.appendChild(document.createElement("li")).appendChild(link);
+    }
+    if (!providers.length) {
+      list.appendChild(document.createElement("li")).textContent =
+        "No sign-in is set up here: ask your administrator.";
+    }
+  }
+
+  async function showSignedOut() {
+    if (grant !== null && !grant.pasted) {
+      grant = null;
+    }
+    showAccount(null);
+    if (!providersListed) {
+      providersListed = true;
+      await listProviders();
+    }
+  }
+
+  async function checkSession() {
+    try {
+      const response = await fetch("/auth/session", { cache: "no-store" });
+      if (response.ok) {
+        showAccount(await response.json());
+        return;
+      }
+      if (response.status !== 401) {
+        say("Your sign-in could not be checked (" + response.status + ").", true);
+      }
+    } catch (error) {
+      say("Your sign-in could not be checked: the service did not answer.", true);
+    }
+    await showSignedOut();
+  }
+
+  function sayHowSignInWent() {
+    const query = new URLSearchParams(location.search);
+    const result = query.get("sign_in");
+    if (result === null) {
+      return;
+    }
+    // Said once: a reload, a bookmark or a shared link must not say it again.
+    query.delete("sign_in");
+    const rest = query.toString();
+    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+    const known = Object.hasOwn(SIGN_IN_RESULTS, result) ? result : "failed";
+    say(SIGN_IN_RESULTS[known], known !== "cancelled");
+  }
+
+  function webAddress(value) {
+    try {
+      const url = new URL(value);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  async function signOut() {
+    say("Signing out…");
+    let response;
+    try {
+      response = await fetch("/auth/logout", { method: "POST", headers: SESSION_HEADERS });
+    } catch (error) {
+      say("Signing out did not work: the service did not answer. Try again.", true);
+      return;
+    }
+    // 401: the session had already ended, which is what signing out wants.
+    if (!response.ok && response.status !== 401) {
+      say("Signing out did not work (" + response.status + "). Try again.", true);
+      return;
+    }
+    grant = null;
+    clearReport();
+    const ended = response.ok ? await response.json() : {};
+    const providerSignOut = ended.provider_sign_out_url ? webAddress(ended.provider_sign_out_url) : null;
+    if (providerSignOut !== null) {
+      // The identity provider's own session ends too, or its next sign-in would be silent.
+      location.assign(providerSignOut);
+      return;
+    }
+    await showSignedOut();
+    say("Signed out.");
+    const first = $("providers").querySelector("a");
+    (first || $("account-title")).focus();
+  }
+
+  // Tokens
 
   function tokenType(token) {
     try {
@@ -54,75 +201,187 @@
     return (await response.json()).access_token;
   }
 
-  async function fetchReport(query, accept) {
-    const url = "/v1/reports/outcomes?" + new URLSearchParams(query).toString();
-    const response = await fetch(url, {
-      headers: { Authorization: "Bearer " + accessToken, Accept: accept },
+  async function supervisionToken() {
+    if (grant !== null && (grant.pasted || Date.now() < grant.renewAt)) {
+      return grant.token;
+    }
+    grant = null;
+    if (!signedIn) {
+      throw new Error("Sign in first.");
+    }
+    const response = await fetch("/auth/session/token", {
+      method: "POST",
+      headers: { ...SESSION_HEADERS, "Content-Type": "application/json" },
+      body: JSON.stringify({ purpose: "supervision", scope: "report:read" }),
       cache: "no-store",
     });
     if (response.status === 401) {
-      accessToken = null;
-      throw new Error("The token has expired or is not valid: paste a new one.");
+      await showSignedOut();
+      throw new Error("Your sign-in has ended: sign in again.");
     }
     if (!response.ok) {
-      let detail = "";
-      try {
-        detail = (await response.json()).detail || "";
-      } catch (error) {
-        detail = "";
-      }
-      throw new Error("The report could not be read (" + response.status + "). " + detail);
+      throw new Error("Your sign-in does not give access to the report (" + response.status +
+        "). " + (await detailOf(response)));
+    }
+    const minted = await response.json();
+    grant = {
+      token: minted.access_token,
+      renewAt: Date.now() + minted.expires_in * 1000 - RENEW_BEFORE_EXPIRY_MS,
+      pasted: false,
+    };
+    return grant.token;
+  }
+
+  async function fetchReport(query, accept) {
+    const url = "/v1/reports/outcomes?" + new URLSearchParams(query).toString();
+    const get = async () => fetch(url, {
+      headers: { Authorization: "Bearer " + (await supervisionToken()), Accept: accept },
+      cache: "no-store",
+    });
+    let response = await get();
+    if (response.status === 401 && grant !== null && !grant.pasted) {
+      // Refused before its time (ended by a sign-out in another tab, say): mint once more, which
+      // finds out whether the session itself still stands.
+      grant = null;
+      response = await get();
+    }
+    if (response.status === 401) {
+      const pasted = grant !== null && grant.pasted;
+      grant = null;
+      throw new Error("The token has expired or is not valid: " +
+        (pasted ? "paste a new one." : "sign in again."));
+    }
+    if (!response.ok) {
+      throw new Error("The report could not be read (" + response.status + "). " +
+        (await detailOf(response)));
     }
     return response;
   }
 
-  function node(parent, name, attributes, text) {
-    const element = document.createElementNS(SVG, name);
-    for (const [key, value] of Object.entries(attributes || {})) {
-      element.setAttribute(key, String(value));
-    }
-    if (text !== undefined) {
-      element.textContent = text;
-    }
-    parent.appendChild(element);
-    return element;
+  // The report
+
+  const node = Chart.node;
+  const clear = Chart.clear;
+  // A median or 90th percentile over fewer incidents than this says more about one incident than
+  // about the period: the chart says so instead of drawing it.
+  const FEWEST_TIMED = 3;
+  const GROUPINGS = {
+    month: { column: "Month", title: "by month", periods: true },
+    week: { column: "Week from", title: "by week", periods: true },
+    outcome: { column: "Outcome", title: "by outcome", periods: false },
+    triage_mode: { column: "Triage mode", title: "by triage mode", periods: false },
+    area: { column: "Area", title: "by area", periods: false },
+  };
+  const GROUP_NAMES = {
+    s136_detention: "s136 detention",
+    s136_considered_not_used: "s136 considered, not used",
+    informal_admission: "Informal admission",
+    mha_assessment_arranged: "MHA assessment arranged",
+    referral_crisis_team: "Referral: crisis team",
+    referral_cmht: "Referral: CMHT",
+    referral_gp: "Referral: GP",
+    referral_other_agency: "Referral: other agency",
+    advice_and_support: "Advice and support",
+    left_at_home_with_support: "Left at home with support",
+    handed_to_carer: "Handed to carer",
+    conveyed_to_emergency_department: "Conveyed to A&E",
+    ambulance_required: "Ambulance required",
+    arrested: "Arrested",
+    not_recorded: "No outcome yet",
+    face_to_face: "Face to face",
+    phone: "Phone",
+    control_room: "Control room",
+    no_area_code: "No area code",
+    total: "Total",
+  };
+
+  function groupName(group) {
+    return Object.hasOwn(GROUP_NAMES, group) ? GROUP_NAMES[group] : group;
   }
 
-  function clear(element) {
-    while (element.firstChild) {
-      element.removeChild(element.firstChild);
+  function plural(count, word) {
+    return count + " " + word + (count === 1 ? "" : "s");
+  }
+
+  function percent(value) {
+    return value === null ? "–" : (value * 100).toFixed(1) + "%";
+  }
+
+  function minutes(value) {
+    return value === null ? "–" : value.toFixed(1) + " min";
+  }
+
+  function decimal(value) {
+    return value === null ? "–" : value.toFixed(2);
+  }
+
+  // Why a chart has nothing to draw, in words; null when it has something.
+  function whyEmpty(total, needs) {
+    const incidents = plural(total.incidents, "incident");
+    if (total.incidents === 0) {
+      return "No incidents in this period.";
     }
-  }
-
-  function frame(svg, height) {
-    clear(svg);
-    const box = { left: 64, right: 744, top: 14, bottom: height - 34 };
-    node(svg, "line", { class: "axis", x1: box.left, x2: box.right, y1: box.bottom, y2: box.bottom });
-    node(svg, "line", { class: "axis", x1: box.left, x2: box.left, y1: box.top, y2: box.bottom });
-    return box;
-  }
-
-  function yTicks(svg, box, max, format) {
-    for (const fraction of [0, 0.5, 1]) {
-      const y = box.bottom - fraction * (box.bottom - box.top);
-      node(svg, "text", { x: box.left - 6, y: y + 4, "text-anchor": "end" }, format(max * fraction));
-    }
-  }
-
-  function xLabels(svg, box, groups, step) {
-    const every = Math.max(1, Math.ceil(groups.length / 12));
-    groups.forEach((group, index) => {
-      if (index % every === 0) {
-        const x = box.left + step * (index + 0.5);
-        node(svg, "text", { x: x, y: box.bottom + 16, "text-anchor": "middle", class: "period-label" },
-          group.group);
+    // Times recorded for `timed` of the incidents: enough for a median and a 90th percentile?
+    const tooFew = (timed, what) => {
+      if (timed >= FEWEST_TIMED) {
+        return null;
       }
-    });
+      const which = timed === total.incidents
+        ? "Only " + incidents + " in this period"
+        : "Only " + timed + " of the " + incidents + " in this period " +
+          (timed === 1 ? "has " : "have ") + what;
+      return which + ": too few for a median and 90th percentile.";
+    };
+    switch (needs) {
+      case "outcome":
+        return total.with_outcome === 0
+          ? incidents + " in this period, but none has an outcome recorded yet: no rate to show."
+          : null;
+      case "scene":
+        if (total.time_at_scene_count === 0) {
+          return total.call_to_arrival_count === 0
+            ? incidents + " in this period, but no arrival time was recorded for any: time at " +
+              "scene runs from arrival to leaving."
+            : incidents + " in this period, but none has both an arrival and a leaving time " +
+              "recorded.";
+        }
+        return tooFew(total.time_at_scene_count, "both an arrival and a leaving time");
+      case "arrival":
+        if (total.call_to_arrival_count === 0) {
+          return incidents + " in this period, but no arrival time was recorded for any " +
+            "(incidents handled by phone or from the control room have none).";
+        }
+        return tooFew(total.call_to_arrival_count, "an arrival time");
+      case "lookups":
+        return total.lookups === 0
+          ? incidents + " in this period, but no crisis flag lookup was recorded for any."
+          : null;
+      default:
+        return null;
+    }
   }
 
-  function nothing(svg, box) {
-    node(svg, "text", { class: "empty", x: (box.left + box.right) / 2, y: (box.top + box.bottom) / 2,
-      "text-anchor": "middle" }, "No incidents in this period.");
+  // Shows the chart, or hides it and says why it is empty.
+  function explain(id, reason) {
+    const message = $(id + "-empty");
+    message.textContent = reason || "";
+    message.hidden = reason === null;
+    // An <svg> has no `hidden` property: the attribute itself is set.
+    $(id + "-chart").toggleAttribute("hidden", reason !== null);
+    const list = $(id + "-legend");
+    if (list !== null) {
+      list.hidden = reason !== null;
+    }
+    if (reason !== null) {
+      clear($(id + "-chart"));
+    }
+    return reason === null;
+  }
+
+  function layout(groups, periods) {
+    // Category names are slanted under the axis and need more room than dates.
+    const bottom = periods ? 34 : 96;
+    return { bottom: bottom, slanted: !periods };
   }
 
   const OUTCOME_SERIES = [
@@ -133,23 +392,31 @@
     ["not_recorded", "No outcome yet", (g) => g.incidents - g.with_outcome],
   ];
 
-  function drawOutcomes(groups) {
+  function drawOutcomes(report, grouping) {
+    const groups = report.groups;
+    $("outcomes-title").textContent = "Incidents and outcomes " + grouping.title;
+    Chart.legend($("outcomes-legend"), OUTCOME_SERIES);
+    if (!explain("outcomes", whyEmpty(report.total, "incidents"))) {
+      return;
+    }
     const svg = $("outcomes-chart");
-    const box = frame(svg, 280);
+    const shape = layout(groups, grouping.periods);
+    const box = Chart.frame(svg, 280 + shape.bottom - 34, shape.bottom);
     const max = Math.max(0, ...groups.map((g) => g.incidents));
+    const scale = Chart.ticks(max, { integer: true });
     const step = (box.right - box.left) / Math.max(1, groups.length);
-    const scale = max > 0 ? (box.bottom - box.top) / max : 0;
-    yTicks(svg, box, max, (value) => String(Math.round(value)));
+    const unit = (box.bottom - box.top) / scale.top;
+    Chart.yAxis(svg, box, scale, (value) => String(value));
     groups.forEach((group, index) => {
       const bar = node(svg, "g", { class: "period", "data-period": group.group });
-      node(bar, "title", {}, group.group + ": " + group.incidents + " incidents");
+      node(bar, "title", {}, groupName(group.group) + ": " + plural(group.incidents, "incident"));
       let y = box.bottom;
       for (const [series, , value] of OUTCOME_SERIES) {
         const count = value(group);
         if (count <= 0) {
           continue;
         }
-        const height = count * scale;
+        const height = count * unit;
         y -= height;
         node(bar, "rect", {
           class: "bar", "data-series": series, "data-value": count,
@@ -158,29 +425,16 @@
         });
       }
     });
-    xLabels(svg, box, groups, step);
-    if (max === 0) {
-      nothing(svg, box);
-    }
-    const legend = $("outcomes-legend");
-    clear(legend);
-    for (const [series, label] of OUTCOME_SERIES) {
-      const item = document.createElement("li");
-      const swatch = document.createElement("span");
-      swatch.className = "swatch " + series;
-      item.appendChild(swatch);
-      item.appendChild(document.createTextNode(label));
-      legend.appendChild(item);
-    }
+    Chart.xLabels(svg, box, groups, step, shape.slanted, groupName);
   }
 
-  function drawLines(svgId, height, groups, lines, format, axis, fixedMax) {
-    const svg = $(svgId);
-    const box = frame(svg, height);
-    const values = groups.flatMap((g) => lines.map(([, pick]) => pick(g))).filter((v) => v !== null);
-    const max = fixedMax || (values.length ? Math.max(...values) * 1.1 || 1 : 1);
+  // Points (joined by a line when the groups are periods) for each series; a null is a gap.
+  function drawLines(id, groups, grouping, lines, format, scale, label) {
+    const svg = $(id + "-chart");
+    const shape = layout(groups, grouping.periods);
+    const box = Chart.frame(svg, 240 + shape.bottom - 34, shape.bottom);
     const step = (box.right - box.left) / Math.max(1, groups.length);
-    yTicks(svg, box, max, axis);
+    Chart.yAxis(svg, box, scale, label);
     for (const [name, pick] of lines) {
       const points = [];
       groups.forEach((group, index) => {
@@ -189,30 +443,75 @@
           return;
         }
         const x = box.left + step * (index + 0.5);
-        const y = box.bottom - (value / max) * (box.bottom - box.top);
+        const y = box.bottom - (value / scale.top) * (box.bottom - box.top);
         points.push(x.toFixed(1) + "," + y.toFixed(1));
         const point = node(svg, "circle", {
           class: "point " + name, "data-period": group.group, "data-value": value,
           cx: x.toFixed(1), cy: y.toFixed(1), r: 3.5,
         });
-        node(point, "title", {}, group.group + ": " + format(value));
+        node(point, "title", {}, groupName(group.group) + ": " + format(value));
       });
-      if (points.length > 1) {
+      if (grouping.periods && points.length > 1) {
         node(svg, "polyline", { class: "line " + name, points: points.join(" ") });
       }
     }
-    xLabels(svg, box, groups, step);
-    if (!values.length) {
-      nothing(svg, box);
+    Chart.xLabels(svg, box, groups, step, shape.slanted, groupName);
+  }
+
+  function minuteLabel(value, places) {
+    return value.toFixed(places) + " min";
+  }
+
+  function drawTimes(id, report, grouping, needs, median, p90) {
+    Chart.legend($(id + "-legend"), [["median", "Median"], ["p90", "90th percentile"]]);
+    if (!explain(id, whyEmpty(report.total, needs))) {
+      return;
     }
+    const lines = [["median", median], ["p90", p90]];
+    const values = report.groups.flatMap((g) => lines.map(([, pick]) => pick(g)))
+      .filter((value) => value !== null);
+    drawLines(id, report.groups, grouping, lines, minutes, Chart.ticks(Math.max(...values)),
+      minuteLabel);
   }
 
-  function percent(value) {
-    return value === null ? "–" : (value * 100).toFixed(1) + "%";
+  function drawRate(report, grouping) {
+    if (!explain("s136", whyEmpty(report.total, "outcome"))) {
+      return;
+    }
+    // Rates on a fixed 0-100% scale, so groups compare at a glance.
+    const scale = { top: 1, values: [0, 0.25, 0.5, 0.75, 1], places: 0 };
+    drawLines("s136", report.groups, grouping, [["rate", (g) => g.s136_detention_rate]], percent,
+      scale, (value) => Math.round(value * 100) + "%");
   }
 
-  function minutes(value) {
-    return value === null ? "–" : value.toFixed(1) + " min";
+  // Lookups per incident, one bar per group; a group without incidents has no bar.
+  function drawLookups(id, report, grouping) {
+    if (!explain(id, whyEmpty(report.total, "lookups"))) {
+      return;
+    }
+    const groups = report.groups;
+    const svg = $(id + "-chart");
+    const shape = layout(groups, grouping.periods);
+    const box = Chart.frame(svg, 240 + shape.bottom - 34, shape.bottom);
+    const max = Math.max(0, ...groups.map((g) => g.lookups_per_incident || 0));
+    const scale = Chart.ticks(max);
+    const step = (box.right - box.left) / Math.max(1, groups.length);
+    Chart.yAxis(svg, box, scale, (value, places) => value.toFixed(places));
+    groups.forEach((group, index) => {
+      if (group.lookups_per_incident === null) {
+        return;
+      }
+      const height = (group.lookups_per_incident / scale.top) * (box.bottom - box.top);
+      const bar = node(svg, "rect", {
+        class: "bar lookups", "data-period": group.group, "data-value": group.lookups_per_incident,
+        x: (box.left + step * index + step * 0.2).toFixed(1), width: (step * 0.6).toFixed(1),
+        y: (box.bottom - height).toFixed(1), height: height.toFixed(1),
+      });
+      node(bar, "title", {}, groupName(group.group) + ": " +
+        decimal(group.lookups_per_incident) + " lookups per incident (" +
+        plural(group.lookups, "lookup") + ", " + plural(group.incidents, "incident") + ")");
+    });
+    Chart.xLabels(svg, box, groups, step, shape.slanted, groupName);
   }
 
   function drawSummary(total) {
@@ -226,6 +525,7 @@
       ["Median call to arrival", minutes(total.call_to_arrival_median_minutes)],
       ["Repeat contacts", String(total.repeat_contacts)],
       ["Crisis flag consulted", percent(total.crisis_flag_consulted_share)],
+      ["Lookups per incident", decimal(total.lookups_per_incident)],
     ];
     for (const [name, value] of tiles) {
       const tile = document.createElement("div");
@@ -243,68 +543,106 @@
     summary.hidden = false;
   }
 
+  function number(value) {
+    return value === null ? "–" : value.toFixed(1);
+  }
+
+  function withRate(count, rate) {
+    return rate === null ? String(count) : count + " (" + percent(rate) + ")";
+  }
+
+  // Eleven columns fit a 1024 px screen: a count shares its cell with its rate, a median with
+  // its 90th percentile, and units go in the headings. The CSV has every figure on its own.
   const COLUMNS = [
-    ["group", "Period", (v) => v],
-    ["incidents", "Incidents", String],
-    ["s136_detentions", "s136", String],
-    ["s136_detention_rate", "s136 rate", percent],
-    ["s136_considered_not_used", "s136 avoided", String],
-    ["conveyance_ambulance", "By ambulance", String],
-    ["conveyance_police_vehicle", "By police vehicle", String],
-    ["time_at_scene_median_minutes", "Scene median", minutes],
-    ["time_at_scene_p90_minutes", "Scene p90", minutes],
-    ["call_to_arrival_median_minutes", "Arrival median", minutes],
-    ["repeat_contacts", "Repeat contacts", String],
-    ["crisis_flag_consulted_share", "Flag consulted", percent],
-    ["crisis_flag_changed_decision_share", "Flag changed decision", percent],
+    [null, (g) => groupName(g.group)],
+    ["Incidents", (g) => String(g.incidents)],
+    ["With outcome", (g) => String(g.with_outcome)],
+    ["s136 detentions (rate)", (g) => withRate(g.s136_detentions, g.s136_detention_rate)],
+    ["s136 considered, not used", (g) => withRate(g.s136_considered_not_used,
+      g.s136_considered_not_used_rate)],
+    ["Conveyed: ambulance / police", (g) => g.conveyance_ambulance + " / " +
+      g.conveyance_police_vehicle],
+    ["At scene, median / p90 (min)", (g) => number(g.time_at_scene_median_minutes) + " / " +
+      number(g.time_at_scene_p90_minutes)],
+    ["Call to arrival, median (min)", (g) => number(g.call_to_arrival_median_minutes)],
+    ["Repeat contacts", (g) => String(g.repeat_contacts)],
+    ["Crisis flag consulted / changed decision", (g) => percent(g.crisis_flag_consulted_share) +
+      " / " + percent(g.crisis_flag_changed_decision_share)],
+    ["Lookups per incident", (g) => decimal(g.lookups_per_incident)],
   ];
 
-  function drawTable(report) {
+  function drawTable(report, grouping) {
     const table = $("figures");
     const head = table.tHead;
     const body = table.tBodies[0];
     clear(head);
     clear(body);
     const headRow = head.insertRow();
-    for (const [, title] of COLUMNS) {
+    for (const [title] of COLUMNS) {
       const cell = document.createElement("th");
       cell.scope = "col";
-      cell.textContent = title;
+      cell.textContent = title === null ? grouping.column : title;
       headRow.appendChild(cell);
     }
     for (const group of [...report.groups, report.total]) {
       const row = body.insertRow();
+      row.dataset.group = group.group;
       if (group === report.total) {
         row.className = "total";
       }
-      for (const [key, , format] of COLUMNS) {
-        row.insertCell().textContent = format(group[key]);
-      }
+      COLUMNS.forEach(([, format], index) => {
+        if (index === 0) {
+          const header = document.createElement("th");
+          header.scope = "row";
+          header.textContent = format(group);
+          row.appendChild(header);
+        } else {
+          row.insertCell().textContent = format(group);
+        }
+      });
     }
   }
 
-  function draw(report) {
-    const groups = report.groups;
+  function draw(report, byOutcome) {
+    const grouping = GROUPINGS[report.group_by];
     drawSummary(report.total);
-    drawOutcomes(groups);
-    // Rates on a fixed 0-100% scale, so months compare at a glance.
-    drawLines("s136-chart", 240, groups, [["rate", (g) => g.s136_detention_rate]], percent,
-      (value) => Math.round(value * 100) + "%", 1);
-    drawLines("scene-chart", 240, groups, [
-      ["median", (g) => g.time_at_scene_median_minutes],
-      ["p90", (g) => g.time_at_scene_p90_minutes],
-    ], minutes, (value) => Math.round(value) + " min");
-    const legend = $("scene-legend");
-    clear(legend);
-    for (const [series, label] of [["median", "Median"], ["p90", "90th percentile"]]) {
-      const item = document.createElement("li");
-      const swatch = document.createElement("span");
-      swatch.className = "swatch " + series;
-      item.appendChild(swatch);
-      item.appendChild(document.createTextNode(label));
-      legend.appendChild(item);
+    drawOutcomes(report, grouping);
+    drawRate(report, grouping);
+    drawTimes("scene", report, grouping, "scene", (g) => g.time_at_scene_median_minutes,
+      (g) => g.time_at_scene_p90_minutes);
+    drawTimes("arrival", report, grouping, "arrival", (g) => g.call_to_arrival_median_minutes,
+      (g) => g.call_to_arrival_p90_minutes);
+    $("lookups-title").textContent = "Crisis flag lookups per incident " + grouping.title;
+    drawLookups("lookups", report, grouping);
+    drawLookups("lookups-outcome", byOutcome, GROUPINGS.outcome);
+    drawTable(report, grouping);
+    for (const section of document.querySelectorAll(".chart")) {
+      section.hidden = false;
     }
-    drawTable(report);
+    // Grouped by outcome, the chart above is this one already.
+    $("lookups-outcome-chart").closest("section").hidden = report.group_by === "outcome";
+  }
+
+  const CHARTS = ["outcomes", "s136", "scene", "arrival", "lookups", "lookups-outcome"];
+
+  function clearReport() {
+    clear($("summary"));
+    for (const id of CHARTS) {
+      clear($(id + "-chart"));
+      $(id + "-empty").hidden = true;
+      const list = $(id + "-legend");
+      if (list !== null) {
+        clear(list);
+      }
+    }
+    for (const section of document.querySelectorAll(".chart")) {
+      section.hidden = true;
+    }
+    clear($("figures").tHead);
+    clear($("figures").tBodies[0]);
+    $("summary").hidden = true;
+    $("download").disabled = true;
+    lastQuery = null;
   }
 
   async function load(event) {
@@ -315,25 +653,26 @@
     try {
       if (pasted) {
         say("Checking the token…");
-        accessToken = await accessTokenFrom(pasted);
-      }
-      if (!accessToken) {
-        throw new Error("Paste a token first.");
+        grant = { token: await accessTokenFrom(pasted), renewAt: Infinity, pasted: true };
       }
       lastQuery = { from: $("from").value, to: $("to").value, group_by: $("group-by").value };
       say("Loading…");
       const report = await (await fetchReport(lastQuery, "application/json")).json();
-      draw(report);
+      // Lookups per outcome is a chart of its own, whatever the grouping asked for.
+      const byOutcome = report.group_by === "outcome" ? report : await (await fetchReport(
+        { ...lastQuery, group_by: "outcome" }, "application/json")).json();
+      draw(report, byOutcome);
       $("download").disabled = false;
       say("Showing " + report.organisation_code + ", " + report.period_start + " to " +
-        report.period_end + " (" + report.time_zone + "), " + report.total.incidents + " incidents.");
+        report.period_end + " (" + report.time_zone + "), " +
+        plural(report.total.incidents, "incident") + ".");
     } catch (error) {
       say(error.message, true);
     }
   }
 
   async function download() {
-    if (!accessToken || !lastQuery) {
+    if (!lastQuery) {
       return;
     }
     try {
@@ -349,14 +688,17 @@
   }
 
   function forget() {
-    accessToken = null;
+    grant = null;
     $("token").value = "";
     $("download").disabled = true;
-    say("Token forgotten.");
+    say(signedIn ? "Token forgotten: your sign-in is used again." : "Token forgotten.");
   }
 
   defaultPeriod();
+  sayHowSignInWent();
   form.addEventListener("submit", load);
   $("download").addEventListener("click", download);
   $("forget").addEventListener("click", forget);
+  $("sign-out").addEventListener("click", signOut);
+  checkSession();
 })();

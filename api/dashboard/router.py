@@ -1,7 +1,9 @@
-"""The supervisors' dashboard: one static page that asks for a token and draws the outcome report.
+"""The supervisors' dashboard: one static page that signs the supervisor in through their
+organisation's identity provider and draws the outcome report.
 
-Public on purpose: the page holds no data. Everything it shows comes from `/v1/reports/outcomes`,
-called from the browser with the supervisor's own token.
+Public on purpose: the page holds no data. Everything it shows comes from `/auth/session` and
+`/v1/reports/outcomes`, the latter called with a short supervision token the page mints from the
+sign-in session (`/auth/session/token`) and keeps in memory only.
 """
 
 from fastapi import APIRouter

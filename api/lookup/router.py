@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from api.audit.repository import principal_event, record_refusal
 from api.dependencies import ResourcesDep, SessionDep
@@ -19,11 +20,13 @@ from models.lookup import LookupRequest, OfficerFlag, PractitionerFlag
 router = APIRouter(prefix="/v1/incidents/{incident_id}/flag-lookups", tags=["crisis flags"])
 
 CanLookUp = Annotated[Principal, Depends(Authorizer(Scope.crisis_flag_lookup))]
+# `view` tells a client which of the two answers it holds, so neither parses as the other.
+FlagAnswer = Annotated[OfficerFlag | PractitionerFlag, Field(discriminator="view")]
 
 
 @router.post(
     "",
-    response_model=OfficerFlag | PractitionerFlag,
+    response_model=FlagAnswer,
     responses=problem_responses(
         Unauthenticated, Forbidden, IncidentNotFound, IncidentClosed, service.LookupQuotaExceeded
     ),

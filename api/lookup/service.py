@@ -432,11 +432,12 @@ def _project(
     }
     police = [_police_part(plan, custodian(plan.custodian_code), now) for plan in plans]
     if principal.role != Role.mh_practitioner:
-        return OfficerFlag(**common, plans=[OfficerPlan(**part) for part in police])
+        return OfficerFlag(view="officer", **common, plans=[OfficerPlan(**part) for part in police])
     # A practitioner sees the clinical content of their own trust's plans; any trust's by break-glass.
     break_glass = Scope.crisis_plan_break_glass in principal.scopes
     pointers = [pointer for result in answers.nrl for pointer in result.pointers]
     return PractitionerFlag(
+        view="practitioner",
         **common,
         plans=[
             PractitionerPlan(

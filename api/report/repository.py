@@ -4,6 +4,13 @@ A report reads one shape of row, an incident's *facts*, from two tables: `incide
 incidents (kept current by triggers, migration 0007) and `outcome_statistic` for purged ones,
 de-identified. Percentiles are taken over both at once, so a period reports the same figures before
 and after its incidents are purged.
+
+Whether the crisis flag was consulted is what the service recorded, not what anyone wrote: an
+incident counts as consulted when a flag lookup was recorded for it (`lookups`, counted by the
+triggers of migration 0016 and kept when the incident is purged). Whether the flag changed the
+decision only the people there know: that stays the assessment's word, counted among the
+incidents consulted. An incident purged before 0016 has no count (null): its assessment's word
+stands for "consulted".
 """
 
 from collections.abc import Sequence
@@ -48,7 +55,8 @@ from models.report import (
 )
 
 REPEAT_WINDOW = timedelta(days=REPEAT_CONTACT_WINDOW_DAYS)
-# The columns both tables share, in the order the report's facts have them.
+# The columns both tables share, in the order the report's facts have them (and `triage purge`
+# copies them).
 FACT_COLUMNS = (
     "organisation_code",
     "partner_trust_code",
@@ -63,6 +71,7 @@ FACT_COLUMNS = (
     "assessed",
     "crisis_flag_consulted",
     "crisis_flag_changed_decision",
+    "lookups",
 )
 
 
@@ -187,8 +196,10 @@ def _figures(facts: FromClause) -> list[ColumnElement[Any]]:
     avoided = func.count().filter(f.codes.op("?")(OutcomeCode.s136_considered_not_used.value))
     repeats = func.count().filter(f.repeat_contact)
     assessed = func.count().filter(f.assessed)
-    consulted = func.count().filter(f.crisis_flag_consulted)
-    changed = func.count().filter(f.crisis_flag_changed_decision)
+    # A null count: purged before lookups were counted, so the assessment's word stands.
+    looked_up = case((f.lookups.is_(None), f.crisis_flag_consulted), else_=f.lookups > 0)
+    consulted = func.count().filter(looked_up)
+    changed = func.count().filter(looked_up, f.crisis_flag_changed_decision)
 
     def where(column: ColumnElement[Any], value: str) -> ColumnElement[int]:
         return func.count().filter(column == value)
@@ -221,9 +232,11 @@ def _figures(facts: FromClause) -> list[ColumnElement[Any]]:
         _rate(repeats, func.count()).label("repeat_contact_rate"),
         assessed.label("assessed"),
         consulted.label("crisis_flag_consulted"),
-        _rate(consulted, assessed).label("crisis_flag_consulted_share"),
+        _rate(consulted, func.count()).label("crisis_flag_consulted_share"),
         changed.label("crisis_flag_changed_decision"),
         _rate(changed, consulted).label("crisis_flag_changed_decision_share"),
+        func.coalesce(func.sum(f.lookups), 0).label("lookups"),
+        func.round(cast(func.avg(f.lookups), Numeric), 2).label("lookups_per_incident"),
     ]
     return columns
 

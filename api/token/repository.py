@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, String, literal, text, update
+from sqlalchemy import Boolean, ColumnElement, DateTime, String, literal, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -106,13 +106,22 @@ async def revoke(
 
 async def revoke_incident_tokens(session: AsyncSession, incident_id: uuid.UUID) -> int:
     """Revoke every unexpired token bound to the incident; returns how many."""
+    return await revoke_live_tokens(
+        session, col(IssuedToken.incident_id) == incident_id, reason="incident_closed"
+    )
+
+
+async def revoke_live_tokens(
+    session: AsyncSession, issued: ColumnElement[bool], *, reason: str
+) -> int:
+    """Revoke every unexpired issued token matching `issued`; returns how many."""
     now = utcnow()
     live = select(
         col(IssuedToken.jti),
-        literal("incident_closed"),
+        literal(reason),
         literal(now, DateTime(timezone=True)),
         col(IssuedToken.expires_at),
-    ).where(col(IssuedToken.incident_id) == incident_id, col(IssuedToken.expires_at) > now)
+    ).where(issued, col(IssuedToken.expires_at) > now)
     result = await session.exec(
         insert(RevokedToken)
         .from_select(["jti", "reason", "revoked_at", "expires_at"], live)

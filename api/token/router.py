@@ -4,6 +4,7 @@ their own credentials in the body rather than a bearer token."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.anonymous import count_anonymous_refusal
 from api.audit.repository import audit_event, record, record_refusal
@@ -11,7 +12,7 @@ from api.dependencies import ResourcesDep, SessionDep
 from api.errors import PROBLEM_CONTENT_TYPE, Problem, ServiceError
 from api.token import repository
 from api.token.schemas import TokenExchangeRequest, TokenResponse
-from api.token.service import TokenRefused, exchange_token, revocation_target
+from api.token.service import Refusal, TokenRefused, exchange_token, revocation_target
 from models import AuditAction, AuditOutcome
 
 router = APIRouter(tags=["tokens"])
@@ -25,13 +26,30 @@ class TokenRequestError(ServiceError):
     title = "Token request refused"
 
 
+class ProviderUnavailableError(ServiceError):
+    """The identity provider could not be asked (a `cis2` provider's userinfo): try again."""
+
+    status = 503
+    type_slug = "identity-provider-unavailable"
+    title = "Identity provider unavailable"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any]) -> None:
+        super().__init__(detail, headers={"Retry-After": "30"}, extra=extra)
+
+
 _OAUTH_ERROR: dict[int | str, dict[str, Any]] = {
     400: {
         "model": Problem,
         "description": "RFC 6749 error: `error` is invalid_request, invalid_grant, invalid_scope, "
         "invalid_target or unsupported_grant_type",
         "content": {PROBLEM_CONTENT_TYPE: {}},
-    }
+    },
+    503: {
+        "model": Problem,
+        "description": "The identity provider could not be asked for the role in use "
+        "(`error` is temporarily_unavailable); try again after `Retry-After` seconds",
+        "content": {PROBLEM_CONTENT_TYPE: {}},
+    },
 }
 
 
@@ -47,37 +65,49 @@ async def exchange_identity_token(
     try:
         issued = await exchange_token(session, resources, form)
     except TokenRefused as exc:
-        refusal = exc.refusal
-        identity = refusal.identity
-        if refusal.organisation_code is None:
-            # No identity we could verify: counted, not chained one by one (api/anonymous.py).
-            # The token routes' own rate limit holds the caller, so this one does not.
-            count_anonymous_refusal(
-                request, AuditAction.token_refuse, "/v1/token", refusal.error.reason, limit=False
-            )
-        else:
-            record_refusal(
-                session,
-                audit_event(
-                    AuditAction.token_refuse,
-                    AuditOutcome.denied,
-                    reason=refusal.error.reason,
-                    actor_name=identity.display_name if identity else None,
-                    actor_role=identity.role.value if identity else None,
-                    actor_organisation_code=refusal.organisation_code,
-                    purpose=refusal.purpose
-                    if refusal.purpose and len(refusal.purpose) <= 40
-                    else None,
-                    route="/v1/token",
-                    details={"error": refusal.error.error},
-                ),
-            )
-        raise TokenRequestError(
-            refusal.error.description,
-            extra={"error": refusal.error.error, "error_description": refusal.error.description},
-        ) from None
+        raise refused_exchange(session, request, exc.refusal, "/v1/token") from None
     response.headers["Pragma"] = "no-cache"
     return issued
+
+
+def refused_exchange(
+    session: AsyncSession, request: Request, refusal: Refusal, route: str
+) -> ServiceError:
+    """Audit a refused exchange and give the RFC 6749 error to raise.
+
+    A refusal naming an organisation is chained for that organisation's information governance;
+    one with no identity we could verify is counted (api/anonymous.py), held by the token routes'
+    own rate limit.
+    """
+    identity = refusal.identity
+    if refusal.organisation_code is None:
+        count_anonymous_refusal(
+            request, AuditAction.token_refuse, route, refusal.error.reason, limit=False
+        )
+    else:
+        record_refusal(
+            session,
+            audit_event(
+                AuditAction.token_refuse,
+                AuditOutcome.denied,
+                reason=refusal.error.reason,
+                actor_name=identity.display_name if identity else None,
+                actor_role=identity.role.value if identity else None,
+                actor_organisation_code=refusal.organisation_code,
+                purpose=refusal.purpose if refusal.purpose and len(refusal.purpose) <= 40 else None,
+                route=route,
+                details={"error": refusal.error.error},
+            ),
+        )
+    error_class = (
+        ProviderUnavailableError
+        if refusal.error.error == "temporarily_unavailable"
+        else TokenRequestError
+    )
+    return error_class(
+        refusal.error.description,
+        extra={"error": refusal.error.error, "error_description": refusal.error.description},
+    )
 
 
 @router.post("/v1/token/revoke", status_code=200, response_class=Response)

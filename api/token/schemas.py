@@ -25,3 +25,8 @@ class TokenExchangeRequest(BaseModel):
     incident_id: str | None = None
     scope: str | None = None
     justification: str | None = None
+    # When the provider's values map to several of our roles: the one to act in.
+    role: str | None = None
+    # A `cis2` provider only: the user's access token there, used once to read userinfo (the role
+    # selected for the session); never stored.
+    provider_access_token: str | None = None

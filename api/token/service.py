@@ -19,7 +19,7 @@ from api.token.schemas import (
 )
 from auth.access_token import AccessClaims
 from auth.errors import ExchangeRefused, InvalidToken
-from auth.identity import Identity, OrganisationNotAllowed, verify_identity_token
+from auth.identity import Identity, verify_identity_token
 from auth.policy import after_close, check_break_glass_anchor, decide_grant
 from models import (
     AuditAction,
@@ -46,31 +46,72 @@ class Refusal:
         """The organisation the refused token named, so its information governance sees it."""
         if self.identity is not None:
             return self.identity.organisation_code
-        if isinstance(self.error, OrganisationNotAllowed):
-            return self.error.organisation_code
-        return None
+        return self.error.organisation_code
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    """What a token is asked for, whoever vouches for the person."""
+
+    purpose: str
+    incident_id: str | None = None
+    scope: str | None = None
+    justification: str | None = None
 
 
 async def exchange_token(
     session: AsyncSession, resources: Resources, form: TokenExchangeRequest
 ) -> TokenResponse:
+    """RFC 8693: an identity token from a trusted provider and a purpose in, our token out."""
     identity: Identity | None = None
     try:
         _check_form(form)
         assert form.subject_token is not None
         assert form.purpose is not None
         identity = await verify_identity_token(
-            form.subject_token, resources.issuers, now=time.time()
+            form.subject_token,
+            resources.issuers,
+            now=time.time(),
+            role=form.role or None,
+            provider_access_token=form.provider_access_token or None,
         )
-        incident_id = _incident_id(form.incident_id)
+    except ExchangeRefused as refused:
+        raise TokenRefused(Refusal(refused, identity, form.purpose)) from None
+    return await issue_token(
+        session,
+        resources,
+        identity,
+        GrantRequest(
+            purpose=form.purpose,
+            incident_id=form.incident_id,
+            scope=form.scope,
+            justification=form.justification,
+        ),
+        route="/v1/token",
+    )
+
+
+async def issue_token(
+    session: AsyncSession,
+    resources: Resources,
+    identity: Identity,
+    request: GrantRequest,
+    *,
+    route: str,
+    browser_session_id: uuid.UUID | None = None,
+) -> TokenResponse:
+    """A purpose-bound token for a verified identity, as the agreement allows, recorded and
+    audited; `TokenRefused` otherwise. `browser_session_id`: minted for a signed-in page."""
+    try:
+        incident_id = _incident_id(request.incident_id)
         grant = decide_grant(
             resources.partnership,
             organisation_code=identity.organisation_code,
             role=identity.role,
-            purpose_name=form.purpose,
+            purpose_name=request.purpose,
             bound=incident_id is not None,
-            requested_scope=form.scope,
-            justification=form.justification,
+            requested_scope=request.scope,
+            justification=request.justification,
         )
         if incident_id is not None:
             await repository.enter_tenant(session, identity.organisation_code)
@@ -99,7 +140,7 @@ async def exchange_token(
                 "invalid_grant", "principal_inactive", "The subject token is not valid."
             )
     except ExchangeRefused as refused:
-        raise TokenRefused(Refusal(refused, identity, form.purpose)) from None
+        raise TokenRefused(Refusal(refused, identity, request.purpose)) from None
 
     token, claims = resources.tokens.issue(
         user_id=user.id,
@@ -112,7 +153,7 @@ async def exchange_token(
         actor={"iss": identity.issuer, "sub": identity.subject},
         now=int(time.time()),
     )
-    justification = (form.justification or "").strip() or None
+    justification = (request.justification or "").strip() or None
     scope = " ".join(sorted(grant.scopes))
     await repository.record_issued(
         session,
@@ -127,6 +168,7 @@ async def exchange_token(
             justification=justification,
             issued_at=datetime.fromtimestamp(claims.issued_at, UTC),
             expires_at=claims.expires_at_datetime,
+            browser_session_id=browser_session_id,
         ),
     )
 
@@ -141,14 +183,14 @@ async def exchange_token(
             purpose=grant.purpose.name,
             incident_id=incident_id,
             token_jti=claims.jti,
-            route="/v1/token",
+            route=route,
             details=details,
         )
 
-    await record(
-        session,
-        audited(AuditAction.token_issue, {"scope": scope, "expires_in": grant.lifetime_seconds}),
-    )
+    details: dict[str, object] = {"scope": scope, "expires_in": grant.lifetime_seconds}
+    if identity.assurance_level is not None:
+        details["assurance_level"] = identity.assurance_level
+    await record(session, audited(AuditAction.token_issue, details))
     if grant.break_glass:
         assert incident_id is not None
         assert justification is not None

@@ -1,30 +1,20 @@
-"""The audit trail: every event carries the full record, on an append-only hash chain that
-`triage audit verify` walks; its retention purge; and the information governance API over it."""
+"""The audit trail: every event carries the full record; and the information governance API over
+it. The log itself (sealing, proofs, verification, retention, witnesses) is tested in
+test_transparency_log.py."""
 
-import asyncio
-import itertools
 import uuid
-from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.audit.repository import audit_event, record
-from api.audit.service import BreakKind, link_hash, purge_audit_events, verify_chain
-from api.migration import upgrade_async
-from api.settings import Settings, async_database_url
-from models import APPLICATION_ROLE, GENESIS_HASH, AuditAction, AuditOutcome, utcnow
+from api.settings import Settings
+from models import APPLICATION_ROLE
 from tests import lookups
-from tests.api.test_cli import run_triage
-from tests.conftest import Committing, Exchanger, bearer
-from tests.database import scratch_database
-from tests.factories import crisis_plan_payload, incident_payload
+from tests.conftest import Exchanger, bearer
+from tests.factories import crisis_plan_payload
 from tests.lookups import look_up, scene, with_faked_partners
 from tests.problems import problem
 
@@ -41,21 +31,6 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
     return with_faked_partners(settings, tmp_path)
 
 
-@pytest.fixture
-async def chain_url(database_server_url: str) -> AsyncIterator[str]:
-    """A database of its own: nothing else has written to its chain."""
-    async with scratch_database(database_server_url, prefix="triage_chain") as url:
-        await upgrade_async(url)
-        yield url
-
-
-@pytest.fixture
-async def chain_engine(chain_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(async_database_url(chain_url))
-    yield engine
-    await engine.dispose()
-
-
 async def ig(exchanger: Exchanger, org: str) -> dict[str, str]:
     return bearer(await exchanger.token("ig_officer", org, "audit"))
 
@@ -64,13 +39,6 @@ async def superuser(connection: AsyncConnection) -> AsyncConnection:
     """The test connection as the connecting superuser, whatever role a request left it in."""
     await connection.execute(text("RESET ROLE"))
     return connection
-
-
-async def chain(connection: AsyncConnection) -> list[Any]:
-    rows = await (await superuser(connection)).execute(
-        text("SELECT seq, prev_hash, hash FROM audit_event ORDER BY seq")
-    )
-    return list(rows)
 
 
 async def write_plan(exchanger: Exchanger, nhs: str = ONLY_HERE) -> dict[str, Any]:
@@ -180,261 +148,6 @@ async def test_subject_assessment_and_plan_events_name_the_person(
         ("subject.read", ["incident_record"]),
     ]
     assert plan["nhs_number"] == ONLY_HERE
-
-
-# The chain
-
-
-async def test_events_form_a_gapless_chain_that_verifies(
-    exchanger: Exchanger, connection: AsyncConnection
-) -> None:
-    await some_events(exchanger)
-    links = await chain(connection)
-    assert len(links) >= 6
-    assert [link.seq for link in links] == list(range(links[0].seq, links[0].seq + len(links)))
-    for before, after in itertools.pairwise(links):
-        assert after.prev_hash == before.hash
-    if links[0].seq == 1:
-        assert links[0].prev_hash == GENESIS_HASH
-
-    report = await verify_chain(connection, batch=3)  # several batches
-    assert report.ok, report.problem
-    assert report.events == report.head_seq == links[-1].seq
-    assert report.head_hash == links[-1].hash
-
-
-async def test_concurrent_writers_keep_one_gapless_valid_chain(committing: Committing) -> None:
-    exchanger = committing.exchanger
-    officers = [await exchanger.token("officer", "NSP", "street-triage") for _ in range(10)]
-    supervisor = await exchanger.token("supervisor", "NSP", "supervision")
-
-    async def open_incident(token: str) -> int:
-        response = await exchanger.client.post(
-            "/v1/incidents", json=incident_payload(), headers=bearer(token)
-        )
-        return response.status_code
-
-    # Ten opens (each writes in its transaction) and ten refusals (each rolls back, then writes
-    # its refusal in a transaction of its own), all at once, each on its own connection.
-    statuses = await asyncio.gather(
-        *(open_incident(token) for token in [*officers, *[supervisor] * 10])
-    )
-    assert sorted(statuses) == [201] * 10 + [403] * 10
-
-    engine = create_async_engine(async_database_url(committing.url))
-    try:
-        async with engine.connect() as connection:
-            counts = (
-                await connection.execute(
-                    text(
-                        "SELECT count(*) AS events, max(seq) AS last,"
-                        " count(*) FILTER (WHERE action = 'incident.open') AS opened,"
-                        " count(*) FILTER (WHERE action = 'access.refuse') AS refused"
-                        " FROM audit_event"
-                    )
-                )
-            ).one()
-            report = await verify_chain(connection)
-    finally:
-        await engine.dispose()
-    assert (counts.opened, counts.refused) == (10, 10)
-    assert counts.events == counts.last  # gapless from 1
-    assert report.ok, report.problem
-    assert report.events == report.head_seq == counts.events
-
-
-async def test_the_database_refuses_to_rewrite_the_chain_even_for_its_owner(
-    exchanger: Exchanger, connection: AsyncConnection
-) -> None:
-    await some_events(exchanger)
-    await superuser(connection)
-    for statement in (
-        "UPDATE audit_event SET reason = 'x'",
-        "DELETE FROM audit_event",
-        "TRUNCATE audit_event",
-        "DELETE FROM audit_chain_head",
-        "INSERT INTO audit_chain_head (id, seq, hash) VALUES (true, 0, 'x')",
-        "TRUNCATE audit_chain_head",
-    ):
-        nested = await connection.begin_nested()
-        with pytest.raises(DBAPIError, match="append-only"):
-            await connection.execute(text(statement))
-        await nested.rollback()
-
-
-async def test_the_application_role_only_appends(
-    exchanger: Exchanger, connection: AsyncConnection
-) -> None:
-    await some_events(exchanger)
-    await connection.execute(text(f"SET LOCAL ROLE {APPLICATION_ROLE}"))
-    for statement in (
-        # Not even an insert: events are appended through audit_append, which numbers them.
-        "INSERT INTO audit_event (id, seq, prev_hash, hash, occurred_at, action, outcome,"
-        " data_classes, source_systems, details) VALUES (gen_random_uuid(), 999999, 'x', 'x',"
-        " now(), 'token.issue', 'success', '[]', '[]', '{}')",
-        "UPDATE audit_event SET reason = 'x'",
-        "UPDATE audit_chain_head SET seq = 0",
-        "DELETE FROM audit_chain_head",
-        "INSERT INTO audit_chain_anchor (seq, hash, events_purged, occurred_before, purged_at)"
-        " VALUES (1, 'x', 1, now(), now())",
-    ):
-        nested = await connection.begin_nested()
-        with pytest.raises(DBAPIError, match="permission denied"):
-            await connection.execute(text(statement))
-        await nested.rollback()
-    await connection.execute(text("RESET ROLE"))
-
-
-async def tampered(connection: AsyncConnection, statement: str, **params: Any) -> None:
-    """Change the chain behind the application's back: as superuser, with the trigger off."""
-    await superuser(connection)
-    await connection.execute(
-        text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
-    )
-    await connection.execute(text(statement), params)
-    await connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
-
-
-async def test_a_changed_row_is_found_with_its_seq(
-    exchanger: Exchanger, connection: AsyncConnection
-) -> None:
-    await some_events(exchanger)
-    links = await chain(connection)
-    target = links[len(links) // 2].seq
-    await tampered(
-        connection, "UPDATE audit_event SET actor_role = 'supervisor' WHERE seq = :s", s=target
-    )
-    report = await verify_chain(connection, batch=4)
-    assert report.problem is not None
-    assert (report.problem.seq, report.problem.kind) == (target, BreakKind.changed_row)
-    assert report.events == target - links[0].seq
-
-
-async def test_a_deleted_row_is_found_as_a_missing_seq(
-    exchanger: Exchanger, connection: AsyncConnection
-) -> None:
-    await some_events(exchanger)
-    links = await chain(connection)
-    target = links[len(links) // 2].seq
-    await tampered(connection, "DELETE FROM audit_event WHERE seq = :s", s=target)
-    report = await verify_chain(connection)
-    assert report.problem is not None
-    assert (report.problem.seq, report.problem.kind) == (target, BreakKind.missing_seq)
-
-
-async def test_the_last_events_deleted_are_found_from_the_head(
-    exchanger: Exchanger, connection: AsyncConnection
-) -> None:
-    await some_events(exchanger)
-    links = await chain(connection)
-    await tampered(connection, "DELETE FROM audit_event WHERE seq >= :s", s=links[-2].seq)
-    report = await verify_chain(connection)
-    assert report.problem is not None
-    assert (report.problem.seq, report.problem.kind) == (links[-2].seq, BreakKind.missing_seq)
-
-
-async def test_a_row_replaced_with_a_consistent_hash_breaks_the_next_link(
-    exchanger: Exchanger, connection: AsyncConnection
-) -> None:
-    await some_events(exchanger)
-    links = await chain(connection)
-    target = links[len(links) // 2]
-    await tampered(
-        connection, "UPDATE audit_event SET reason = 'forged' WHERE seq = :s", s=target.seq
-    )
-    canonical = await connection.scalar(
-        text("SELECT audit_event_canonical(audit_event) FROM audit_event WHERE seq = :s"),
-        {"s": target.seq},
-    )
-    forged = link_hash(target.prev_hash, canonical)
-    await tampered(
-        connection, "UPDATE audit_event SET hash = :h WHERE seq = :s", h=forged, s=target.seq
-    )
-    report = await verify_chain(connection)
-    assert report.problem is not None
-    assert (report.problem.seq, report.problem.kind) == (target.seq + 1, BreakKind.broken_link)
-
-
-# Retention
-
-
-async def append_aged(connection: AsyncConnection, ages_in_days: list[int]) -> None:
-    """Events that occurred this many days ago, appended in this order."""
-    now = utcnow()
-    aged = []
-    for days in ages_in_days:
-        event = audit_event(AuditAction.token_issue, AuditOutcome.success, details={"age": days})
-        event.occurred_at = now - timedelta(days=days)
-        aged.append(event)
-    async with AsyncSession(bind=connection) as session, session.begin():
-        await record(session, *aged)
-
-
-async def test_purge_removes_only_the_old_start_of_the_chain_and_leaves_an_anchor(
-    chain_engine: AsyncEngine,
-) -> None:
-    cutoff = utcnow() - timedelta(days=100)
-    async with chain_engine.begin() as connection:
-        # The fourth is old too, but follows one still within retention: it waits for it.
-        await append_aged(connection, [400, 300, 10, 200])
-        assert await purge_audit_events(connection, cutoff, dry_run=True) == 2
-        assert await connection.scalar(text("SELECT count(*) FROM audit_event")) == 4
-
-        assert await purge_audit_events(connection, cutoff, dry_run=False) == 2
-        remaining = (
-            await connection.execute(
-                text("SELECT seq, action, details FROM audit_event ORDER BY seq")
-            )
-        ).all()
-        assert [(row.seq, row.details.get("age")) for row in remaining[:2]] == [(3, 10), (4, 200)]
-        purge = remaining[-1]
-        assert (purge.seq, purge.action) == (5, "audit.purge")
-        assert (purge.details["through_seq"], purge.details["events"]) == (2, 2)
-        anchor = (
-            await connection.execute(text("SELECT seq, events_purged FROM audit_chain_anchor"))
-        ).one()
-        assert (anchor.seq, anchor.events_purged) == (2, 2)
-
-        report = await verify_chain(connection)
-        assert report.ok, report.problem
-        assert (report.anchor_seq, report.first_seq, report.events) == (2, 3, 3)
-        # Nothing more is past retention at the start: a second purge removes nothing.
-        assert await purge_audit_events(connection, cutoff, dry_run=False) == 0
-
-
-async def test_purge_of_an_empty_chain_removes_nothing(chain_engine: AsyncEngine) -> None:
-    async with chain_engine.begin() as connection:
-        assert await purge_audit_events(connection, utcnow(), dry_run=False) == 0
-        assert (await verify_chain(connection)).ok
-
-
-async def test_triage_audit_verify_and_purge(
-    chain_engine: AsyncEngine, chain_url: str, tmp_path: Path
-) -> None:
-    async with chain_engine.begin() as connection:
-        await append_aged(connection, [4000, 3000, 1])
-    env = {"TRIAGE_ENVIRONMENT": "development", "TRIAGE_DATABASE_URL": chain_url}
-
-    verified = run_triage("audit", "verify", cwd=tmp_path, **env)
-    assert verified.returncode == 0, verified.stderr
-    assert "audit chain OK: 3 events" in verified.stdout
-
-    # The demo agreement keeps audit events eight years: the first two are past it.
-    dry = run_triage("audit", "purge", "--dry-run", cwd=tmp_path, **env)
-    assert dry.returncode == 0, dry.stderr
-    assert ": 2 would be removed" in dry.stdout
-    purged = run_triage("audit", "purge", cwd=tmp_path, **env)
-    assert purged.returncode == 0, purged.stderr
-    assert ": 2 removed" in purged.stdout
-    verified = run_triage("audit", "verify", cwd=tmp_path, **env)
-    assert verified.returncode == 0, verified.stderr
-    assert "2 events from the purge anchor at seq 2" in verified.stdout
-
-    async with chain_engine.begin() as connection:
-        await tampered(connection, "UPDATE audit_event SET reason = 'x' WHERE seq = 3")
-    broken = run_triage("audit", "verify", cwd=tmp_path, **env)
-    assert broken.returncode == 1
-    assert "BROKEN at seq 3: changed_row" in broken.stderr
 
 
 # The information governance API

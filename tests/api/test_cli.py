@@ -123,8 +123,11 @@ async def test_demo_comes_up_ready_and_keeps_data_across_restarts(demo_dir: Path
                 "INSERT INTO organisation (id, code, name, kind, active, created_at, updated_at) "
                 "VALUES (gen_random_uuid(), 'KEEPME1', 'Kept', 'nhs_trust', true, now(), now())"
             )
+            # The first start seeded synthetic incidents for the dashboard.
+            seeded = await connection.fetchval("SELECT count(*) FROM incident")
         finally:
             await connection.close()
+    assert seeded > 0
 
     # Stopping the demo stops its database too.
     assert not (pgdata / "postmaster.pid").exists()
@@ -132,12 +135,20 @@ async def test_demo_comes_up_ready_and_keeps_data_across_restarts(demo_dir: Path
     with running_demo(tmp_path) as base_url:
         async with httpx.AsyncClient(base_url=base_url) as http:
             assert (await http.get("/readyz")).json()["status"] == "ready"
+        # The folder's other commands work with no variable set: the demo left its settings.
+        for command in (("db-url",), ("dev-token", "--role", "officer", "--org", "NSP")):
+            result = run_triage(*command, cwd=tmp_path)
+            assert result.returncode == 0, (command, result.stderr)
+            assert "using the demo's settings" in result.stderr
         connection = await asyncpg.connect(demo_database_url(tmp_path))
         try:
             kept = await connection.fetchval("SELECT name FROM organisation WHERE code = 'KEEPME1'")
+            incidents = await connection.fetchval("SELECT count(*) FROM incident")
         finally:
             await connection.close()
     assert kept == "Kept"
+    # The second start seeded nothing more.
+    assert incidents == seeded
 
 
 def test_serve_refuses_a_broken_partnership_file(tmp_path: Path, key_material: KeyMaterial) -> None:
@@ -291,3 +302,38 @@ def test_signing_key_command_adds_keys_for_rotation(tmp_path: Path) -> None:
     assert list(keys.keys) == kids
     assert keys.active.kid == kids[1]
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_serve_refuses_to_start_without_a_database_outside_development(
+    tmp_path: Path, key_material: KeyMaterial
+) -> None:
+    """An embedded server inside a container would report ready and lose everything with it."""
+    result = run_triage(
+        "serve",
+        cwd=tmp_path,
+        TRIAGE_PARTNERSHIP_FILE=str(DEMO_PARTNERSHIP_FILE),
+        **key_environment(key_material),
+    )
+    assert result.returncode == 2
+    assert "TRIAGE_DATABASE_URL is required outside development" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / ".triage" / "pgdata").exists()
+
+
+def test_serve_refuses_partners_over_plain_http_outside_development(
+    tmp_path: Path, key_material: KeyMaterial
+) -> None:
+    document = yaml.safe_load(DEMO_PARTNERSHIP_FILE.read_text())
+    document["partners"][0]["base_url"] = "http://pds.partner.example/FHIR/R4"
+    plain = tmp_path / "partnership.yaml"
+    plain.write_text(yaml.safe_dump(document))
+    result = run_triage(
+        "serve",
+        cwd=tmp_path,
+        TRIAGE_PARTNERSHIP_FILE=str(plain),
+        TRIAGE_DATABASE_URL="postgresql://triage:Real-secret-1@127.0.0.1:1/triage",
+        **key_environment(key_material),
+    )
+    assert result.returncode == 2
+    assert f"partner {document['partners'][0]['name']} is reached over plain HTTP" in result.stderr
+    assert "Traceback" not in result.stderr

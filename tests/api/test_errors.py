@@ -169,9 +169,9 @@ async def test_unhandled_exception_is_500_problem_without_trace(
     formatter = JsonFormatter()
     lines = [json.loads(formatter.format(record)) for record in caplog.records]
     failure = next(line for line in lines if line["event"] == "http.unhandled_exception")
-    assert failure["error_type"] == "RuntimeError"
+    assert failure["exception.type"] == "RuntimeError"
     assert failure["request_id"] == "req-500-check"
-    assert any("explode" in frame for frame in failure["stack"])
+    assert "explode" in failure["exception.stacktrace"]
     assert all(NHS_NUMBER not in formatter.format(record) for record in caplog.records)
 
 

@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.lookup import merge
 from api.settings import Settings
 from tests import lookups
-from tests.conftest import Exchanger, bearer
+from tests.conftest import METRICS, Exchanger, bearer
 from tests.lookups import look_up, scene, with_faked_partners
 from tests.partners import HOSTS, FakePartners, fhir, fixture
 
 OFFICER_KEYS = {
+    "view",
     "lookup_id",
     "looked_up_at",
     "person",
@@ -81,6 +82,7 @@ async def test_officer_is_told_what_helps_and_nothing_clinical(
     assert response.status_code == 200, response.text
     answer = response.json()
     assert set(answer) == OFFICER_KEYS
+    assert answer["view"] == "officer"
     assert not any(word in response.text for word in CLINICAL_WORDS)
     assert answer["person"] == {
         "identification": "verified",
@@ -162,6 +164,7 @@ async def test_practitioner_sees_own_trusts_plan_content(exchanger: Exchanger) -
             exchanger, incident_id, {"nhs_number": "9000000009"}, "mh_practitioner", "RQI"
         )
     ).json()
+    assert answer["view"] == "practitioner"
     assert answer["plans"][0]["clinical"]["triggers"] == "Anniversary of his brother's death"
     assert [document["custodian_code"] for document in answer["documents"]] == ["RQI"]
 
@@ -463,7 +466,7 @@ async def test_partner_metrics_are_exported(
     incident_id = await scene(exchanger)
     partners.down.add("trust-y05868")
     await look_up(exchanger, incident_id, {"nhs_number": "9000000009"})
-    metrics = (await client.get("/metrics")).text
+    metrics = (await client.get("/metrics", headers=METRICS)).text
     assert 'triage_partner_calls_total{outcome="ok",partner="pds"}' in metrics
     assert 'triage_partner_calls_total{outcome="status_503",partner="trust-y05868"}' in metrics
     assert 'triage_partner_breaker_state{partner="nrl"} 0.0' in metrics

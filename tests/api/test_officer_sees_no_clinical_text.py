@@ -70,6 +70,26 @@ PUBLIC_ROUTES = {
     ("POST", "/v1/token/revoke"),
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/dashboard"),  # a page without data: the report it draws is called with a token
+    # Browser sign-in: they take a session cookie, not a bearer token, and carry no health data.
+    ("GET", "/auth/providers"),
+    ("GET", "/auth/login"),
+    ("GET", "/auth/callback"),
+    ("GET", "/auth/session"),
+    ("POST", "/auth/session/token"),
+    ("POST", "/auth/logout"),
+    ("GET", "/auth/jwks.json"),
+    # The audit log's checkpoint, its key and consistency proofs: hashes, no personal data.
+    ("GET", "/v1/audit/checkpoint"),
+    ("GET", "/v1/audit/checkpoint/key"),
+    ("GET", "/v1/audit/consistency"),
+    # The tablet app and the agreement page, and the documentation: pages without data.
+    ("GET", "/app"),
+    ("GET", "/app/{file_name}"),
+    ("GET", "/agreement"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/docs/assets/{name}"),
+    ("GET", "/redoc"),
 }
 
 INCIDENT = "/v1/incidents/{incident_id}"
@@ -120,6 +140,7 @@ CALLS = (
     Call("PUT", PLAN, written(crisis_plan_payload()), if_match='"1"'),
     Call("POST", f"{PLAN}/withdraw", {"reason": "Moved out of the area."}, if_match='"1"'),
     Call("GET", "/v1/audit-events"),
+    Call("GET", "/v1/audit-events/{event_id}/proof"),
     Call("POST", "/v1/subject-access-reports", {"nhs_number": KNOWN_TO_RQI}),
     Call("GET", "/v1/break-glass-reviews"),
     Call(
@@ -185,6 +206,7 @@ class Scene:
             "notification_id": self.notification_id,
             # No break-glass happened: the officer is refused before any review is looked up.
             "review_id": uuid.UUID(int=0),
+            "event_id": uuid.UUID(int=0),
         }
 
 

@@ -2,21 +2,27 @@
 
 The set (force NSP with trust RQI unless said; times UTC; London is on GMT until 30 March 2025):
 
-    X2  2024-12-31 23:30  outside (31 Dec in London)  s136             person 1
+    X2  2024-12-31 23:30  outside (31 Dec in London)  s136             person 1; 1 lookup
     A1  2025-01-10 10:00  arrival +15, scene 60        s136 HBPoS ambulance  person 1 (repeat: X2)
-                                                       assessed: consulted, changed
+                                                       assessed: consulted, changed; 2 lookups
     D1  2025-01-12 10:00  trust Y05868; +30, scene 120 arrested         person 1 (repeat: A1)
+                                                       not assessed; 1 lookup
     A2  2025-01-20 12:00  +25, scene 30   s136 considered not used, crisis team referral
-                                                       person 1 (repeat: A1); consulted, unchanged
+                                                       person 1 (repeat: A1); assessed: consulted,
+                                                       unchanged; NO lookup: not consulted
     A3  2025-01-25 08:00  phone           advice and support   described person; assessed: the
-                                          current revision says not consulted, the first said so
-    S1  2025-01-15 10:00  force SWP, trust Y05868      s136             person 1
+                                          current revision says not consulted, the first said so;
+                                          1 lookup: consulted all the same
+    S1  2025-01-15 10:00  force SWP, trust Y05868      s136             person 1; 1 lookup
     B1  2025-02-25 09:00  coordinates; +10, scene 90   s136 A&E police vehicle
                                           person 1 (36 days after A2: no repeat), not consulted;
-                                          person 2, consulted and changed
+                                          person 2, consulted and changed; 1 lookup
     B2  2025-02-26 09:00  control room    no outcome   person 2 (repeat: B1)
     C1  2025-03-31 22:30  (23:30 in London, still March) +20, scene 40  s136 police station other
     X1  2025-03-31 23:30  outside (1 April in London)  s136
+
+The crisis flag counts as consulted when a lookup was recorded for the incident, whatever the
+assessment says (A2, A3); that it changed the decision is the assessment's word, among those.
 """
 
 import csv
@@ -64,11 +70,15 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
 S136 = ["s136_detention"]
 
 
-async def make_quarter(connection: AsyncConnection) -> dict[str, uuid.UUID]:
-    """The set above; returns the incidents' ids by name."""
+async def make_quarter(
+    connection: AsyncConnection, *, lookups: bool = True
+) -> dict[str, uuid.UUID]:
+    """The set above, without its lookups if not `lookups`; returns the incidents' ids."""
     made: dict[str, uuid.UUID] = {}
 
     async def incident(name: str, called: datetime, **kwargs: Any) -> None:
+        if not lookups:
+            kwargs.pop("lookups", None)
         made[name] = await make_incident(connection, called=called, **kwargs)
 
     await incident(
@@ -77,6 +87,7 @@ async def make_quarter(connection: AsyncConnection) -> dict[str, uuid.UUID]:
         arrival_minutes=5,
         outcome=Outcome(S136, "emergency_department", "ambulance", 10),
         subjects=[Subject(1)],
+        lookups=1,
     )
     await incident(
         "A1",
@@ -84,6 +95,7 @@ async def make_quarter(connection: AsyncConnection) -> dict[str, uuid.UUID]:
         arrival_minutes=15,
         outcome=Outcome(S136, "health_based_place_of_safety", "ambulance", 60),
         subjects=[Subject(1, Assessed(consulted=True, changed=True))],
+        lookups=2,
     )
     await incident(
         "D1",
@@ -93,6 +105,7 @@ async def make_quarter(connection: AsyncConnection) -> dict[str, uuid.UUID]:
         area="E01000002",
         outcome=Outcome(["arrested"], minutes_at_scene=120),
         subjects=[Subject(1)],
+        lookups=1,
     )
     await incident(
         "S1",
@@ -102,6 +115,7 @@ async def make_quarter(connection: AsyncConnection) -> dict[str, uuid.UUID]:
         arrival_minutes=12,
         outcome=Outcome(S136, "health_based_place_of_safety", "police_vehicle", 50),
         subjects=[Subject(1)],
+        lookups=1,
     )
     await incident(
         "A2",
@@ -117,6 +131,7 @@ async def make_quarter(connection: AsyncConnection) -> dict[str, uuid.UUID]:
         mode="phone",
         outcome=Outcome(["advice_and_support"]),
         subjects=[Subject(None, Assessed(consulted=False, earlier=[(True, True)]))],
+        lookups=1,
     )
     await incident(
         "B1",
@@ -128,6 +143,7 @@ async def make_quarter(connection: AsyncConnection) -> dict[str, uuid.UUID]:
             Subject(1, Assessed(consulted=False)),
             Subject(2, Assessed(consulted=True, changed=True)),
         ],
+        lookups=1,
     )
     await incident(
         "B2", utc(2025, 2, 26, 9), mode="control_room", area="E01000003", subjects=[Subject(2)]
@@ -171,10 +187,12 @@ JANUARY = figures(
     repeat_contacts=3,  # A1 (X2), D1 (A1), A2 (A1)
     repeat_contact_rate=0.75,
     assessed=3,  # A1, A2, A3
-    crisis_flag_consulted=2,  # A1, A2; A3's current revision says not
-    crisis_flag_consulted_share=0.6667,
-    crisis_flag_changed_decision=1,  # A1
-    crisis_flag_changed_decision_share=0.5,
+    crisis_flag_consulted=3,  # looked up: A1, D1, A3 (whose assessment says not); not A2
+    crisis_flag_consulted_share=0.75,
+    crisis_flag_changed_decision=1,  # A1; A2's "unchanged" is moot: no lookup
+    crisis_flag_changed_decision_share=0.3333,
+    lookups=4,
+    lookups_per_incident=1.0,
 )
 FEBRUARY = figures(
     "2025-02",
@@ -194,10 +212,12 @@ FEBRUARY = figures(
     repeat_contacts=1,  # B2 (B1)
     repeat_contact_rate=0.5,
     assessed=1,
-    crisis_flag_consulted=1,  # B1, through its second person
-    crisis_flag_consulted_share=1.0,
-    crisis_flag_changed_decision=1,
+    crisis_flag_consulted=1,  # B1
+    crisis_flag_consulted_share=0.5,
+    crisis_flag_changed_decision=1,  # B1, through its second person's assessment
     crisis_flag_changed_decision_share=1.0,
+    lookups=1,
+    lookups_per_incident=0.5,
 )
 MARCH = figures(
     "2025-03",
@@ -215,6 +235,8 @@ MARCH = figures(
     call_to_arrival_median_minutes=20.0,
     call_to_arrival_p90_minutes=20.0,
     repeat_contact_rate=0.0,
+    crisis_flag_consulted_share=0.0,
+    lookups_per_incident=0.0,
 )
 TOTAL = figures(
     "total",
@@ -239,10 +261,12 @@ TOTAL = figures(
     repeat_contacts=4,
     repeat_contact_rate=0.5714,
     assessed=4,
-    crisis_flag_consulted=3,
-    crisis_flag_consulted_share=0.75,
+    crisis_flag_consulted=4,
+    crisis_flag_consulted_share=0.5714,
     crisis_flag_changed_decision=2,
-    crisis_flag_changed_decision_share=0.6667,
+    crisis_flag_changed_decision_share=0.5,
+    lookups=5,
+    lookups_per_incident=0.71,
 )
 
 
@@ -263,7 +287,7 @@ async def report(exchanger: Exchanger, org: str = "NSP", **params: str) -> dict[
 async def test_monthly_figures_are_the_hand_checked_ones(
     exchanger: Exchanger, connection: AsyncConnection
 ) -> None:
-    await make_quarter(connection)
+    await make_quarter(connection, lookups=True)
     body = await report(exchanger)
     assert body["organisation_code"] == "NSP"
     assert body["period_start"] == "2025-01-01"
@@ -277,7 +301,7 @@ async def test_monthly_figures_are_the_hand_checked_ones(
 async def test_empty_months_are_reported_as_empty(
     exchanger: Exchanger, connection: AsyncConnection
 ) -> None:
-    await make_quarter(connection)
+    await make_quarter(connection, lookups=True)
     body = await report(exchanger, to="2025-06-01")
     assert [group["group"] for group in body["groups"]] == [
         "2025-01",
@@ -303,6 +327,8 @@ async def test_empty_months_are_reported_as_empty(
             "call_to_arrival_median_minutes": 20.0,
             "call_to_arrival_p90_minutes": 20.0,
             "repeat_contact_rate": 0.0,
+            "crisis_flag_consulted_share": 0.0,
+            "lookups_per_incident": 0.0,
         },
     )  # X1, on 1 April in London
     assert body["groups"][4] == figures("2025-05")
@@ -337,7 +363,7 @@ async def test_empty_months_are_reported_as_empty(
 async def test_groupings(
     exchanger: Exchanger, connection: AsyncConnection, group_by: str, expected: dict[str, int]
 ) -> None:
-    await make_quarter(connection)
+    await make_quarter(connection, lookups=True)
     body = await report(exchanger, group_by=group_by)
     assert {group["group"]: group["incidents"] for group in body["groups"]} == expected
     assert [group["group"] for group in body["groups"]] == list(expected)
@@ -347,7 +373,7 @@ async def test_groupings(
 async def test_outcome_groups_carry_their_incidents_figures(
     exchanger: Exchanger, connection: AsyncConnection
 ) -> None:
-    await make_quarter(connection)
+    await make_quarter(connection, lookups=True)
     groups = {g["group"]: g for g in (await report(exchanger, group_by="outcome"))["groups"]}
     detained = groups["s136_detention"]
     assert (detained["s136_detentions"], detained["s136_detention_rate"]) == (3, 1.0)
@@ -355,6 +381,59 @@ async def test_outcome_groups_carry_their_incidents_figures(
     assert groups["not_recorded"]["with_outcome"] == 0
     assert groups["not_recorded"]["s136_detention_rate"] is None
     assert groups["not_recorded"]["repeat_contacts"] == 1
+
+
+async def test_lookups_per_incident_by_outcome(
+    exchanger: Exchanger, connection: AsyncConnection
+) -> None:
+    """Each outcome's incidents, their lookups and how many were looked up at all."""
+    await make_quarter(connection, lookups=True)
+    groups = (await report(exchanger, group_by="outcome"))["groups"]
+    lookups = {
+        g["group"]: (
+            g["incidents"],
+            g["lookups"],
+            g["lookups_per_incident"],
+            g["crisis_flag_consulted"],
+        )
+        for g in groups
+    }
+    assert lookups == {
+        "s136_detention": (3, 3, 1.0, 2),  # A1 2, B1 1, C1 0
+        "s136_considered_not_used": (1, 0, 0.0, 0),  # A2
+        "referral_crisis_team": (1, 0, 0.0, 0),  # A2
+        "advice_and_support": (1, 1, 1.0, 1),  # A3
+        "arrested": (1, 1, 1.0, 1),  # D1
+        "not_recorded": (1, 0, 0.0, 0),  # B2
+    }
+
+
+async def test_consulted_is_what_was_looked_up_and_changed_is_the_assessments_word(
+    exchanger: Exchanger, connection: AsyncConnection
+) -> None:
+    """One incident looked up twice whose assessment says the flag was not consulted; one whose
+    assessment says it was consulted and changed the decision, with no lookup recorded."""
+    await make_incident(
+        connection,
+        called=utc(2025, 5, 6, 10),
+        subjects=[Subject(3, Assessed(consulted=False))],
+        lookups=2,
+    )
+    await make_incident(
+        connection,
+        called=utc(2025, 5, 7, 10),
+        subjects=[Subject(4, Assessed(consulted=True, changed=True))],
+    )
+    total = (await report(exchanger, **{"from": "2025-05-01", "to": "2025-06-01"}))["total"]
+    assert total["assessed"] == 2
+    assert (total["crisis_flag_consulted"], total["crisis_flag_consulted_share"]) == (1, 0.5)
+    # Changed only where consulted: the first's assessment did not say it changed anything, and
+    # the second's lookup, if any was made, was not made through this service.
+    assert (total["crisis_flag_changed_decision"], total["crisis_flag_changed_decision_share"]) == (
+        0,
+        0.0,
+    )
+    assert (total["lookups"], total["lookups_per_incident"]) == (2, 1.0)
 
 
 def parsed_csv(body: str) -> list[dict[str, Any]]:
@@ -371,7 +450,7 @@ def parsed_csv(body: str) -> list[dict[str, Any]]:
 async def test_csv_has_the_same_figures_as_json(
     exchanger: Exchanger, connection: AsyncConnection, group_by: str
 ) -> None:
-    await make_quarter(connection)
+    await make_quarter(connection, lookups=True)
     headers = await supervisor(exchanger)
     params = Q1 | {"group_by": group_by}
     as_json = (await exchanger.client.get(URL, params=params, headers=headers)).json()
@@ -403,7 +482,7 @@ def test_accept_negotiation() -> None:
 async def test_a_trust_counts_the_incidents_naming_it(
     exchanger: Exchanger, connection: AsyncConnection
 ) -> None:
-    await make_quarter(connection)
+    await make_quarter(connection, lookups=True)
     rqi = (await report(exchanger, "RQI"))["total"]
     # A1 A2 A3 B1 B2 C1; D1 and S1 name Y05868. Repeats: A1 (X2), A2 (A1), B2 (B1): D1 is not
     # RQI's, so A1 is not a repeat through it, nor is anything through D1.
@@ -417,7 +496,7 @@ async def test_a_trust_counts_the_incidents_naming_it(
 async def test_a_force_never_sees_another_forces_numbers(
     exchanger: Exchanger, connection: AsyncConnection
 ) -> None:
-    await make_quarter(connection)
+    await make_quarter(connection, lookups=True)
     southmoor = await report(exchanger, "SWP")
     assert southmoor["organisation_code"] == "SWP"
     # S1 only; person 1's earlier incidents are NSP's, so not a repeat for SWP.
@@ -437,6 +516,11 @@ async def test_a_force_never_sees_another_forces_numbers(
         call_to_arrival_median_minutes=12.0,
         call_to_arrival_p90_minutes=12.0,
         repeat_contact_rate=0.0,
+        crisis_flag_consulted=1,
+        crisis_flag_consulted_share=1.0,
+        crisis_flag_changed_decision_share=0.0,
+        lookups=1,
+        lookups_per_incident=1.0,
     )
     # And NSP's figures do not move for S1.
     assert (await report(exchanger))["total"] == TOTAL
@@ -447,7 +531,7 @@ async def test_row_level_security_holds_even_if_the_query_asked_for_more(
 ) -> None:
     """The report's query runs as the application's role in the caller's tenant: a SWP supervisor
     reading NSP's incidents directly in that role sees none of them."""
-    await make_quarter(connection)
+    await make_quarter(connection, lookups=True)
     await report(exchanger, "SWP")
     # The request left this transaction in SWP's tenant, as the application's role.
     rows = await connection.execute(
@@ -566,7 +650,7 @@ async def test_no_report_carries_free_text(
 ) -> None:
     """Every clinical and free-text field of the set holds a marker; no representation of any
     grouping shows one, nor the name of a free-text field."""
-    await make_quarter(connection)
+    await make_quarter(connection, lookups=True)
     headers = await supervisor(exchanger)
     forbidden = (
         *FREE_TEXT,
@@ -637,8 +721,10 @@ async def test_an_incident_recorded_through_the_api_is_counted(exchanger: Exchan
     assert total["incidents"] == 1
     assert (total["s136_detentions"], total["conveyance_ambulance"]) == (1, 1)
     assert total["place_of_safety_health_based"] == 1
-    assert (total["assessed"], total["crisis_flag_consulted"]) == (1, 1)
-    assert total["crisis_flag_changed_decision"] == 1
+    # The assessment says the flag was consulted and changed the decision, but no lookup was
+    # made through the service: not counted as consulted, so not as changed either.
+    assert (total["assessed"], total["crisis_flag_consulted"]) == (1, 0)
+    assert (total["crisis_flag_changed_decision"], total["lookups"]) == (0, 0)
     # Called 50 minutes ago, arrived 35 ago, left 5 ago (tests/factories.py).
     assert total["call_to_arrival_median_minutes"] == pytest.approx(15.0, abs=0.1)
     assert total["time_at_scene_median_minutes"] == pytest.approx(30.0, abs=0.1)
@@ -671,14 +757,14 @@ async def test_report_facts_always_equal_their_source(
 ) -> None:
     """`incident_fact` is kept by triggers; after every kind of write it equals the view that
     defines it, row for row."""
-    await make_quarter(connection)
+    await make_quarter(connection, lookups=True)
     await test_an_incident_recorded_through_the_api_is_counted(exchanger)
     await connection.execute(text("RESET ROLE"))
     columns = (
         "incident_id, organisation_code, partner_trust_code, time_of_call_at, call_date,"
         " triage_mode, area_code, codes, place_of_safety, conveyance, seconds_at_scene,"
         " seconds_to_arrival, assessed, crisis_flag_consulted, crisis_flag_changed_decision,"
-        " person_ids"
+        " person_ids, lookups"
     )
     differences = await connection.execute(
         text(

@@ -1,4 +1,4 @@
-"""Request ids, the one-line-per-request log, security headers and metrics."""
+"""Request and correlation ids, the one-line-per-request log, security headers and metrics."""
 
 import json
 import logging
@@ -7,7 +7,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from api.log import JsonFormatter, RequestIdFilter, configure_logging
+from api.log import JsonFormatter, RequestIdFilter, TraceContextFilter, configure_logging
+from tests.conftest import METRICS
 
 NHS_NUMBER = "9000000009"
 
@@ -48,6 +49,31 @@ async def test_request_id_is_generated_when_absent(client: httpx.AsyncClient) ->
     assert first != second
 
 
+async def test_valid_correlation_id_is_echoed(client: httpx.AsyncClient) -> None:
+    offered = "3f2a9c1e-7b4d-4e8f-9a6b-2c5d8e1f0a7b"
+    response = await client.get("/healthz", headers={"x-correlation-id": offered})
+    assert response.headers["x-correlation-id"] == offered
+    assert response.headers["x-request-id"] != offered
+
+
+@pytest.mark.parametrize(
+    "offered",
+    ["", "has space", "x" * 129, "semi;colon", "<script>", "-leading-dash", "trailing\t"],
+)
+async def test_invalid_correlation_id_is_replaced_never_echoed(
+    client: httpx.AsyncClient, offered: str
+) -> None:
+    response = await client.get("/healthz", headers={"x-correlation-id": offered})
+    echoed = response.headers["x-correlation-id"]
+    assert echoed != offered
+    assert len(echoed) == 36  # a fresh UUID
+
+
+async def test_no_correlation_id_is_echoed_when_none_was_sent(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert "x-correlation-id" not in response.headers
+
+
 async def test_responses_are_not_cached_or_sniffed(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/agreement")
     assert response.headers["cache-control"] == "no-store"
@@ -58,6 +84,7 @@ async def test_one_log_line_per_request_with_route_template_not_path(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.handler.addFilter(RequestIdFilter())
+    caplog.handler.addFilter(TraceContextFilter())
     with caplog.at_level(logging.INFO, logger="api.request"):
         await client.get(f"/test/people/{NHS_NUMBER}", headers={"x-request-id": "log-check-1"})
     formatter = JsonFormatter()
@@ -70,11 +97,24 @@ async def test_one_log_line_per_request_with_route_template_not_path(
     line = lines[0]
     assert line["event"] == "http.request"
     assert line["request_id"] == "log-check-1"
-    assert line["method"] == "GET"
-    assert line["route"] == "/test/people/{person_ref}"
-    assert line["status"] == 200
+    assert line["http.request.method"] == "GET"
+    assert line["http.route"] == "/test/people/{person_ref}"
+    assert line["http.response.status_code"] == 200
     assert isinstance(line["duration_ms"], float)
+    assert "correlation_id" not in line
+    # Nothing is traced in this app: no trace id is made up.
+    assert "trace_id" not in line
     assert NHS_NUMBER not in json.dumps(line)
+
+
+async def test_request_log_carries_the_callers_correlation_id(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="api.request"):
+        await client.get("/healthz", headers={"x-correlation-id": "police-case-42"})
+    formatter = JsonFormatter()
+    (line,) = [json.loads(formatter.format(r)) for r in caplog.records if r.name == "api.request"]
+    assert line["correlation_id"] == "police-case-42"
 
 
 async def test_unmatched_paths_are_logged_without_the_path(
@@ -84,7 +124,7 @@ async def test_unmatched_paths_are_logged_without_the_path(
         await client.get(f"/v1/people/{NHS_NUMBER}")
     formatter = JsonFormatter()
     lines = [json.loads(formatter.format(r)) for r in caplog.records if r.name == "api.request"]
-    assert [line["route"] for line in lines] == ["<unmatched>"]
+    assert [line["http.route"] for line in lines] == ["<unmatched>"]
     assert all(NHS_NUMBER not in formatter.format(record) for record in caplog.records)
 
 
@@ -95,7 +135,7 @@ async def test_metrics_count_requests_by_route_template_and_status(
     await client.get("/healthz")
     await client.get(f"/test/people/{NHS_NUMBER}")
     await client.get("/nowhere")
-    response = await client.get("/metrics")
+    response = await client.get("/metrics", headers=METRICS)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text

@@ -175,6 +175,7 @@ async def test_what_stays_names_no_one(exchanger: Exchanger, connection: AsyncCo
         "repeat_contact_force",
         "repeat_contact_trust",
         "purged_at",
+        "lookups",
     ]
     dump = (
         await connection.execute(text("SELECT json_agg(s)::text FROM outcome_statistic s"))

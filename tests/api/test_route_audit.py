@@ -8,6 +8,7 @@ and an RQI nurse working an incident, a crisis plan, a lookup, a break-glass acc
 review), and the audit trail must hold a successful event by that caller with that request's id.
 """
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -20,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.audit.sealer import seal_within
 from api.settings import Settings
 from tests import lookups
 from tests.conftest import Exchanger, bearer
@@ -52,6 +54,16 @@ ROUTES: dict[tuple[str, str], tuple[Kind, str]] = {
     ("POST", "/v1/token"): (Kind.not_personal, "public: issues a token (audited as token.issue)"),
     ("POST", "/v1/token/revoke"): (Kind.not_personal, "public: answers 200 whatever the token"),
     ("GET", "/.well-known/jwks.json"): (Kind.not_personal, "public: our public signing keys"),
+    ("GET", "/auth/providers"): (Kind.not_personal, "public: the sign-in providers' names"),
+    ("GET", "/auth/login"): (Kind.not_personal, "public: a redirect to the provider"),
+    ("GET", "/auth/callback"): (Kind.not_personal, "public: starts a session (audited: sign_in)"),
+    ("GET", "/auth/session"): (Kind.not_personal, "the signed-in member of staff, to themselves"),
+    ("POST", "/auth/session/token"): (
+        Kind.not_personal,
+        "issues a token for the signed-in person (audited as token.issue)",
+    ),
+    ("POST", "/auth/logout"): (Kind.not_personal, "ends the session (audited as sign_out)"),
+    ("GET", "/auth/jwks.json"): (Kind.not_personal, "public: our sign-in clients' public keys"),
     ("POST", "/v1/incidents"): PERSONAL,
     ("GET", "/v1/incidents"): PERSONAL,
     ("GET", "/v1/incidents/{incident_id}"): PERSONAL,
@@ -77,6 +89,10 @@ ROUTES: dict[tuple[str, str], tuple[Kind, str]] = {
     ("GET", "/v1/crisis-plans/{plan_id}/versions"): PERSONAL,
     ("GET", "/v1/crisis-plans/{plan_id}/access-history"): PERSONAL,
     ("GET", "/v1/audit-events"): PERSONAL,
+    ("GET", "/v1/audit-events/{event_id}/proof"): PERSONAL,
+    ("GET", "/v1/audit/checkpoint"): (Kind.not_personal, "public: the log's signed size and root"),
+    ("GET", "/v1/audit/checkpoint/key"): (Kind.not_personal, "public: the checkpoints' key"),
+    ("GET", "/v1/audit/consistency"): (Kind.not_personal, "public: hashes that the log only grew"),
     ("POST", "/v1/subject-access-reports"): PERSONAL,
     ("GET", "/v1/break-glass-reviews"): PERSONAL,
     ("POST", "/v1/break-glass-reviews/{review_id}"): PERSONAL,
@@ -273,10 +289,26 @@ async def audit_events_of_request(
     return [(row.action, row.outcome, row.actor_user_id) for row in rows]
 
 
+async def prove_an_event(app: FastAPI, scene: Scene, connection: AsyncConnection) -> None:
+    """The scene's events sealed in the test's own transaction (the API's sealer sees only what
+    commits), then an inclusion proof asked for."""
+    await connection.execute(text("RESET ROLE"))
+    for _ in range(50):  # the app's own sealer may hold the turn for a moment
+        if await seal_within(connection, app.state.audit_log_keys) is not None:
+            break
+        await asyncio.sleep(0.05)
+    ig = await scene.exchanger.token("ig_officer", "RQI", "audit")
+    listed = await scene.call("GET", "/v1/audit-events", ig)
+    await scene.call(
+        "GET", "/v1/audit-events/{event_id}/proof", ig, ids={"event_id": listed["items"][-1]["id"]}
+    )
+
+
 async def test_every_personal_route_writes_an_audit_event_naming_the_caller(
     app: FastAPI, exchanger: Exchanger, connection: AsyncConnection
 ) -> None:
     scene = await work_the_scene(exchanger)
+    await prove_an_event(app, scene, connection)
     personal = {route for route, (kind, _) in ROUTES.items() if kind == Kind.personal}
     assert sorted(personal - scene.calls.keys()) == [], "a personal route the scene never called"
     unaudited: list[str] = []

@@ -211,6 +211,39 @@ async def test_half_open_breaker_lets_one_trial_through() -> None:
     assert state_of(breaker) == BreakerState.open
 
 
+async def test_a_cancelled_trial_call_lets_the_next_one_try() -> None:
+    """A half-open breaker's one trial, cancelled with the lookup that made it, must not leave
+    the partner refused until a restart."""
+    clock = [0.0]
+    breaker = CircuitBreaker(threshold=1, reset_seconds=10, clock=lambda: clock[0])
+    breaker.record_failure()
+    clock[0] += 11
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        raise AssertionError("unreachable")
+
+    sent = asyncio.Event()
+
+    async def hang_once_sent(request: httpx.Request) -> httpx.Response:
+        sent.set()
+        return await hang(request)
+
+    script = Script(hang_once_sent)
+    async with script.client() as client:
+        http = partner_http(client, breaker=breaker)
+        trial = asyncio.create_task(http.get("Patient", deadline=soon(20)))
+        await asyncio.wait_for(sent.wait(), 5)
+        assert not breaker.allow()  # the trial is out: no second call meanwhile
+        trial.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await trial
+        assert state_of(breaker) == BreakerState.half_open
+        script.answers = [fhir(200, OK_BODY)]
+        assert (await http.get("Patient", deadline=soon())).status_code == 200
+        assert state_of(breaker) == BreakerState.closed
+
+
 async def test_concurrency_cap_queues_and_the_queue_counts_against_the_deadline() -> None:
     running = 0
     most = 0

@@ -17,6 +17,15 @@ from jose import jwt as jose_jwt
 from api.security import Authorizer
 from models import Scope
 
+# Public routes guarded by the browser's session cookie instead of a bearer token: without one
+# they answer 401 (or 403 without their anti-forgery header).
+SESSION_ROUTES = frozenset(
+    {
+        ("GET", "/auth/session"),
+        ("POST", "/auth/session/token"),
+        ("POST", "/auth/logout"),
+    }
+)
 # Routes anyone may call without a bearer token. Each is public on purpose: it discloses nothing
 # personal, or (the token endpoints) checks its own credentials in the body.
 PUBLIC_ROUTES = frozenset(
@@ -29,14 +38,30 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/v1/token/revoke"),
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/dashboard"),
+        # Browser sign-in: public, since signing in is how a page gets credentials at all.
+        *SESSION_ROUTES,
+        ("GET", "/auth/providers"),
+        ("GET", "/auth/login"),
+        ("GET", "/auth/callback"),
+        ("GET", "/auth/jwks.json"),
+        # The tablet app's shell and the agreement in words: pages with no data in them.
+        ("GET", "/app"),
+        ("GET", "/app/{file_name}"),
+        ("GET", "/agreement"),
+        # The audit log's checkpoint, its key and consistency proofs: hashes, for partners.
+        ("GET", "/v1/audit/checkpoint"),
+        ("GET", "/v1/audit/checkpoint/key"),
+        ("GET", "/v1/audit/consistency"),
     }
 )
-# FastAPI's own documentation routes (plain Starlette routes, present only with docs enabled).
+# The documentation pages and their vendored files (present only with docs enabled).
 DOCS_ROUTES = frozenset(
     {
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),
+        ("GET", "/redoc"),
+        ("GET", "/docs/assets/{name}"),
     }
 )
 _PARAMETER = re.compile(r"{([a-z_]+)}")

@@ -127,7 +127,8 @@ async def test_officer_and_practitioner_answers_are_their_roles_projections(
     assert set(practitioner_plan) == PLAN_KEYS | {"clinical"}
     assert practitioner_plan["clinical"]["triggers"] == RQI_CLINICAL[0]
     # Same facts as the officer's, plus the clinical part: nothing else differs.
-    shared = OFFICER_KEYS - {"lookup_id", "looked_up_at", "sources", "plans"}
+    assert (answer["view"], practitioner["view"]) == ("officer", "practitioner")
+    shared = OFFICER_KEYS - {"view", "lookup_id", "looked_up_at", "sources", "plans"}
     assert {key: practitioner[key] for key in shared} == {key: answer[key] for key in shared}
     police_part = {key: practitioner_plan[key] for key in PLAN_KEYS if key != "crisis_contact"}
     assert police_part == {key: plan[key] for key in PLAN_KEYS if key != "crisis_contact"}
@@ -631,13 +632,13 @@ async def test_a_token_exchange_ignores_claims_offered_in_the_form(
     exchanger: Exchanger, connection: AsyncConnection
 ) -> None:
     """Role, organisation, subject and incident come from the identity token and the request's
-    own fields only; form fields named like claims change nothing."""
+    own fields only; form fields named like claims change nothing, and `role` only chooses among
+    the roles the identity token gives."""
     form = {
         "grant_type": TOKEN_EXCHANGE_GRANT,
         "subject_token": exchanger.idp.token("officer", "NSP"),
         "subject_token_type": JWT_TOKEN_TYPE,
         "purpose": "street-triage",
-        "role": "ig_officer",
         "org": "RQI",
         "sub": PLACEHOLDER_USER,
         "incident": str(uuid.uuid4()),
@@ -656,3 +657,7 @@ async def test_a_token_exchange_ignores_claims_offered_in_the_form(
         )
     ).one()
     assert tuple(row) == ("officer", "NSP", None)
+    asking = form | {"subject_token": exchanger.idp.token("officer", "NSP"), "role": "ig_officer"}
+    refused = await exchanger.client.post("/v1/token", data=asking)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"

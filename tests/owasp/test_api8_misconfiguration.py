@@ -36,7 +36,10 @@ NHS_NUMBER = "9000000009"
 SECRET_TABLE = "secret_table_of_people"
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "request_id"}
 # Cacheable on purpose: public keys, which verifiers should cache (RFC 7517 key sets rotate slowly).
-CACHEABLE = {"/.well-known/jwks.json": "public, max-age=300"}
+CACHEABLE = {
+    "/.well-known/jwks.json": "public, max-age=300",
+    "/auth/jwks.json": "public, max-age=300",
+}
 LEAKS = (
     "Traceback",
     'File "',
