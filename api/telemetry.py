@@ -42,6 +42,7 @@ SERVICE = "street-triage-api"
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 UNMATCHED_ROUTE = "<unmatched>"
 REDACTED = "REDACTED"
+HEADER_ATTRIBUTE_PREFIXES = ("http.request.header.", "http.response.header.")
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 PATH_ATTRIBUTES = ("url.path", "http.target")
 URL_ATTRIBUTES = ("url.full", "http.url")
@@ -256,6 +257,10 @@ def _redacted_attributes(span: ReadableSpan) -> dict[str, AttributeValue]:
     for key in QUERY_ATTRIBUTES:
         if key in attributes:
             attributes[key] = REDACTED
+    # Captured headers (OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*) carry bearer tokens and
+    # correlation values: none leaves, whatever the environment asks.
+    for key in [key for key in attributes if key.startswith(HEADER_ATTRIBUTE_PREFIXES)]:
+        del attributes[key]
     return attributes
 
 

@@ -4,6 +4,7 @@
 
 import { el, when, day } from "./dom.js";
 import { groupNhsNumber } from "./nhs.js";
+import { dialable } from "./phone.js";
 import {
   ALERT_CATEGORIES, ALERT_LEVELS, CALL_NOW, IDENTIFICATION, KNOWN, PLAN, SOURCE_NAMES,
   SOURCE_STATUS,
@@ -31,8 +32,13 @@ function sourceName(source) {
     (source.kind === "fhir_trust" ? "Trust records (" + source.name + ")" : source.name);
 }
 
-function telephone(number) {
-  return "tel:" + number.replace(/[^0-9+]/g, "");
+function callButton(number, label, testid) {
+  const href = dialable(number);
+  if (href === null) {
+    return el("p", { className: "call-undialable", testid: testid + "-undialable" },
+      label + " (not one number this tablet can dial: read it before dialling)");
+  }
+  return el("a", { className: "call", href, testid }, label);
 }
 
 function identity(answer) {
@@ -112,12 +118,10 @@ function callNow(plan) {
     "data-reason": call.reason }, CALL_NOW[call.reason] || call.reason);
   const buttons = [];
   if (call.phone) {
-    buttons.push(el("a", { className: "call", href: telephone(call.phone), testid: "call-now" },
-      "Call now: " + call.phone));
+    buttons.push(callButton(call.phone, "Call now: " + call.phone, "call-now"));
   } else {
     for (const number of call.numbers) {
-      buttons.push(el("a", { className: "call", href: telephone(number), testid: "call-number" },
-        "Call " + number));
+      buttons.push(callButton(number, "Call " + number, "call-number"));
     }
   }
   const advice = call.reason === "out_of_hours_no_number" || call.reason === "hours_unknown"

@@ -6,7 +6,6 @@ import { ApiError, json, Offline } from "./api.js";
 import { $, clear, el } from "./dom.js";
 import { flagCard } from "./card.js";
 import { groupNhsNumber, NHS_NUMBER_LENGTH, validNhsNumber } from "./nhs.js";
-import * as store from "./store.js";
 
 let app = null;
 let digits = "";
@@ -69,16 +68,9 @@ function showNumber() {
       : "This is not a valid NHS number: its check digit does not match. Check each digit.";
 }
 
-/** Restores the last answer seen on this incident (after a reload, say). */
-export async function show() {
-  if (lastAnswer === null) {
-    const kept = await store.answers();
-    if (kept.length) {
-      kept.sort((a, b) => a.looked_up_at.localeCompare(b.looked_up_at));
-      render(kept[kept.length - 1]);
-    }
-  }
-}
+/** Answers live in this page's memory only: a tablet left or lost keeps none of them, so a
+ * reload starts with an empty card (a lookup asks the partners again). */
+export async function show() {}
 
 export function forget() {
   lastAnswer = null;
@@ -117,7 +109,6 @@ async function lookUp(body) {
   try {
     const answer = (await json("POST", "/v1/incidents/" + app.incident.id + "/flag-lookups",
       { body, incidentId: app.incident.id })).body;
-    await store.keepAnswer(answer);
     render(answer);
     app.say("Answer received.");
     // Beside the keypad on a landscape tablet; below it otherwise, so brought into view.

@@ -237,8 +237,24 @@ async function handOver() {
   $("account-title").focus();
 }
 
-async function signedIn(session) {
-  app.session = session;
+function samePerson(one, other) {
+  return one.name === other.name && one.role === other.role &&
+    one.organisation_code === other.organisation_code;
+}
+
+// With no signal the sign-in cannot be checked: the tablet trusts its last check for no longer
+// than the API would keep an unused sign-in (an hour), and never past the sign-in's end.
+const OFFLINE_TRUST_MS = 60 * 60 * 1000;
+
+function stillTrusted(saved) {
+  return Boolean(saved && saved.checked_at &&
+    Date.now() - saved.checked_at < OFFLINE_TRUST_MS &&
+    Date.parse(saved.expires_at) > Date.now());
+}
+
+async function signedIn(session, verified = true) {
+  // When the API last said this sign-in is live: a session saved on the tablet carries it.
+  app.session = verified ? { ...session, checked_at: Date.now() } : session;
   outbox.setAuthor(app.author());
   if (app.agreement === null) {
     app.agreement = await api.readAgreement().catch(() => null);
@@ -248,11 +264,11 @@ async function signedIn(session) {
   if (stored) {
     const before = await store.getState("session");
     app.incident = stored;
-    if (before && (before.name !== session.name || before.role !== session.role)) {
+    if (before && !samePerson(before, session)) {
       // Someone else now: what the last person looked up is not theirs to see.
       await store.forgetAnswers();
     }
-    await store.setState("session", session);
+    await store.setState("session", app.session);
   }
   $("hand-over").hidden = app.incident === null;
   incidentScreen.showBound();
@@ -266,20 +282,26 @@ async function boot() {
   if (result) {
     app.say(result, true);
   }
+  // Answers were never kept on the tablet; clear any an older version of the app left.
+  await store.forgetAnswers();
   let session = null;
+  let verified = true;
   try {
     session = await api.readSession();
   } catch (error) {
     if (error instanceof api.Offline) {
-      // No signal: carry on with the incident this tablet holds, for the person who holds it.
-      session = await store.getState("session");
-      if (session) {
+      // No signal: carry on with the incident this tablet holds, for the person who held it,
+      // only while their sign-in would still be live.
+      const saved = await store.getState("session");
+      if (stillTrusted(saved)) {
+        session = saved;
+        verified = false;
         app.say("No signal: working offline. Lookups need the network.", true);
       }
     }
   }
   if (session) {
-    await signedIn(session);
+    await signedIn(session, verified);
   } else {
     await signin.showSignedOut();
     await store.forgetAnswers();
@@ -300,6 +322,18 @@ function setTheme(dark) {
   $("theme").setAttribute("aria-pressed", String(dark));
 }
 
+/** Back in signal with no one signed in on this page: the sign-in may still be live. */
+async function recheckSignIn() {
+  if (app.session !== null) {
+    return;
+  }
+  try {
+    await signedIn(await api.readSession());
+  } catch (error) {
+    // Still signed out (or no signal after all): the sign-in buttons stay.
+  }
+}
+
 function start() {
   const hour = new Date().getHours();
   setTheme(hour >= 19 || hour < 7);
@@ -311,6 +345,7 @@ function start() {
   $("sign-out").addEventListener("click", signOut);
   $("hand-over").addEventListener("click", handOver);
   window.addEventListener("online", showNetwork);
+  window.addEventListener("online", recheckSignIn);
   window.addEventListener("offline", showNetwork);
   outbox.subscribe(renderOutbox);
   for (const screen of Object.values(SCREENS)) {

@@ -23,6 +23,7 @@ SHELL_FILES = {
     "store.js": "text/javascript; charset=utf-8",
     "outbox.js": "text/javascript; charset=utf-8",
     "nhs.js": "text/javascript; charset=utf-8",
+    "phone.js": "text/javascript; charset=utf-8",
     "words.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
     "signin.js": "text/javascript; charset=utf-8",

@@ -1,6 +1,7 @@
 // The tablet's memory of one incident, in IndexedDB: the incident it is bound to, the writes
-// waiting for a signal (the outbox), and the lookup answers seen on it. Nothing else is kept, and
-// all of it goes at once (`wipe`) when the incident is closed or someone signs out.
+// waiting for a signal (the outbox), and when the sign-in was last checked. Lookup answers are
+// never kept here (the page's memory only). All of it goes at once (`wipe`) when the incident is
+// closed or someone signs out.
 
 const NAME = "street-triage";
 const VERSION = 1;
@@ -77,18 +78,7 @@ export async function writes() {
   return run("outbox", "readonly", (store) => store.getAll());
 }
 
-export function keepAnswer(answer) {
-  return run("answers", "readwrite", (store) => store.put(answer));
-}
-
-export async function answers() {
-  if (opened === null && !(await exists())) {
-    return [];
-  }
-  return run("answers", "readonly", (store) => store.getAll());
-}
-
-/** The answers are for the people looked up by whoever is signed in: gone when they go. */
+/** Answers an older version of the app kept here: cleared at every start and hand-over. */
 export async function forgetAnswers() {
   if (opened === null && !(await exists())) {
     return;

@@ -11,6 +11,7 @@ const SHELL = [
   "/app/store.js",
   "/app/outbox.js",
   "/app/nhs.js",
+  "/app/phone.js",
   "/app/words.js",
   "/app/dom.js",
   "/app/signin.js",

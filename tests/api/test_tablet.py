@@ -6,7 +6,10 @@ tests/api/test_tablet_scene.py.
 
 import json
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
@@ -159,3 +162,42 @@ async def test_the_agreement_page_is_public_and_runs_only_its_own_script(
     assert policy["form-action"] == "'none'"
     assert response.headers["x-frame-options"] == "DENY"
     assert 'fetch("/v1/agreement"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("written", "dialled"),
+    [
+        ("0800 555 0199", "tel:08005550199"),
+        ("0113-496-0000", "tel:01134960000"),
+        ("(0113) 496 0000", "tel:01134960000"),
+        ("+44 (0)113 496 0000", "tel:+441134960000"),
+        ("+44 113 496 0000", "tel:+441134960000"),
+        ("111", "tel:111"),
+        ("116 123", "tel:116123"),
+        # Free text that would dial a wrong number is shown to be read, never linked.
+        ("0113 496 0000 ext 204", None),
+        ("0113 496 0000 or 0800 555 0199", None),
+        ("01134960000204", None),
+        ("Crisis line", None),
+        ("", None),
+    ],
+)
+def test_only_one_plain_uk_number_becomes_a_number_to_dial(
+    written: str, dialled: str | None
+) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("needs Node.js to run the app's module (apt-get install nodejs)")
+    module = Path(__file__).resolve().parents[2] / "api" / "tablet" / "phone.js"
+    script = (
+        f"import {{ dialable }} from {json.dumps(module.as_uri())};"
+        f"console.log(JSON.stringify(dialable({json.dumps(written)})));"
+    )
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert json.loads(result.stdout) == dialled

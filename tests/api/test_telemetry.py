@@ -334,7 +334,12 @@ def test_spans_leave_without_paths_queries_or_exception_text(
         tracer.start_as_current_span(
             "GET",
             kind=SpanKind.CLIENT,
-            attributes={"url.full": f"https://pds.test/FHIR/R4/Patient/{NHS_NUMBER}?x=1"},
+            attributes={
+                "url.full": f"https://pds.test/FHIR/R4/Patient/{NHS_NUMBER}?x=1",
+                # What OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST=.* would add.
+                "http.request.header.authorization": ("Bearer secret-partner-token",),
+                "http.response.header.x-correlation-id": (NHS_NUMBER,),
+            },
         ),
     ):
         raise ValueError(f"Key (nhs_number)=({NHS_NUMBER}) already exists")
@@ -352,6 +357,7 @@ def test_spans_leave_without_paths_queries_or_exception_text(
     (event,) = client.events
     assert event.attributes == {"exception.type": "ValueError", "exception.escaped": "False"}
     assert NHS_NUMBER not in client.to_json() + server.to_json()
+    assert "secret-partner-token" not in client.to_json()
     telemetry.tracer_provider.shutdown()
 
 
