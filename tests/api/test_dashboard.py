@@ -16,7 +16,7 @@ import re
 import shutil
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,31 +210,39 @@ async def live_server(settings: Settings, database_server_url: str) -> AsyncIter
         yield server
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    chromium, driver_path = browser_paths()
+@contextmanager
+def chromium(*arguments: str, window_size: str = "1100,1900") -> Iterator[Any]:
+    """Headless Chromium under selenium with `arguments` added; its console and performance logs
+    kept (the performance log lists every request the browser made, for tests that check URLs)."""
+    chromium_path, driver_path = browser_paths()
     from selenium import webdriver  # noqa: PLC0415
     from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
 
     options = webdriver.ChromeOptions()
-    options.binary_location = chromium
+    options.binary_location = chromium_path
     for argument in (
         "--headless=new",
         "--no-sandbox",
         "--disable-dev-shm-usage",
         "--disable-gpu",
-        "--window-size=1100,1900",
+        f"--window-size={window_size}",
         "--no-first-run",
         "--disable-extensions",
+        *arguments,
     ):
         options.add_argument(argument)
-    # The performance log lists every request the browser made, for tests that check URLs.
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     try:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with chromium() as driver:
+        yield driver
 
 
 def open_developer_token(driver: Any) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from api.docs.router import ASSET_PATHS
 from api.settings import Settings
-from tests.api.test_dashboard import browser_paths, console_problems, serving
+from tests.api.test_dashboard import chromium, console_problems, serving
 
 
 async def test_the_pages_name_no_other_host_and_allow_none(client: httpx.AsyncClient) -> None:
@@ -53,30 +53,11 @@ async def test_no_docs_when_they_are_off(settings: Settings) -> None:
 @pytest.fixture
 def closed_network_browser() -> Iterator[Any]:
     """Headless Chromium that can reach 127.0.0.1 and no other host, recording every request."""
-    chromium, driver_path = browser_paths()
-    from selenium import webdriver  # noqa: PLC0415
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1280,1000",
-        "--no-first-run",
-        "--disable-extensions",
-        # Every other host fails to resolve, as on a force network with no way out.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    try:
+    # Every other host fails to resolve, as on a force network with no way out.
+    with chromium(
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", window_size="1280,1000"
+    ) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def requested_hosts(driver: Any) -> set[str]:
