@@ -5,6 +5,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -67,6 +68,7 @@ from auth.issuers import (
 from auth.keys import load_signing_keys
 from auth.oidc import sign_in_clients
 from models import Partnership
+from models.contact_hours import LONDON, load_bank_holidays
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +136,21 @@ def load_issuers(settings: Settings, path: Path) -> list[TrustedIssuer]:
     )
 
 
+def _ready(settings: Settings, partnership: Partnership) -> None:
+    """What the first request must not pay for, done; then the start is logged."""
+    # Importing the bank-holiday calendar takes a fraction of a second: not at the first lookup.
+    load_bank_holidays(datetime.now(LONDON).date())
+    logger.info(
+        "app.started",
+        extra={
+            "fields": {
+                "environment": settings.environment.value,
+                "organisations": len(partnership.organisations),
+            }
+        },
+    )
+
+
 def create_app(
     settings: Settings,
     partner_transport: httpx.AsyncBaseTransport | None = None,
@@ -191,15 +208,7 @@ def create_app(
                 partners=partners,
                 sign_in_clients=clients,
             )
-            logger.info(
-                "app.started",
-                extra={
-                    "fields": {
-                        "environment": settings.environment.value,
-                        "organisations": len(partnership.organisations),
-                    }
-                },
-            )
+            _ready(settings, partnership)
             # Stored idempotent responses are deleted by the API itself once expired.
             sweeper = asyncio.create_task(
                 sweep_periodically(

@@ -8,10 +8,11 @@ every deployment, the demo's embedded one included; Redis would be a second stor
 
 import time
 
-from sqlalchemy import Double, text
+import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from api.database import drop_closed_on_checkout
 from api.settings import Settings, async_database_url
 from clients.rate import RateUnavailable, Reserve, SharedRateLimiter
 
@@ -19,16 +20,16 @@ from clients.rate import RateUnavailable, Reserve, SharedRateLimiter
 # statement's own transaction's time, one value throughout) may go at greatest(now, tat -
 # tolerance); it is reserved only if that is within the longest wait, and `tat` moves one
 # interval on. The wait is derived from the row as written (RETURNING sees only the new row).
-_RESERVE = text(
+_RESERVE = (
     "INSERT INTO partner_rate AS rate (partner, tat)"
-    " VALUES (:partner, extract(epoch FROM now()) + :interval)"
+    " VALUES ($1, extract(epoch FROM now()) + $2)"
     " ON CONFLICT (partner) DO UPDATE"
-    " SET tat = greatest(rate.tat, extract(epoch FROM now())) + :interval"
-    " WHERE greatest(extract(epoch FROM now()), rate.tat - :tolerance)"
-    " - extract(epoch FROM now()) <= :longest"
-    " RETURNING greatest(extract(epoch FROM now()), rate.tat - :interval - :tolerance)"
+    " SET tat = greatest(rate.tat, extract(epoch FROM now())) + $2"
+    " WHERE greatest(extract(epoch FROM now()), rate.tat - $3)"
+    " - extract(epoch FROM now()) <= $4"
+    " RETURNING greatest(extract(epoch FROM now()), rate.tat - $2 - $3)"
     " - extract(epoch FROM now()) AS wait"
-).columns(wait=Double)
+)
 
 RESERVATION_TIMEOUT_SECONDS = 0.5
 
@@ -36,12 +37,11 @@ RESERVATION_TIMEOUT_SECONDS = 0.5
 def rate_engine(settings: Settings) -> AsyncEngine:
     """A pool of two, autocommitting: a reservation is one statement and holds no lock after."""
     assert settings.database_url is not None
-    return create_async_engine(
+    engine = create_async_engine(
         async_database_url(settings.database_url.get_secret_value()),
         pool_size=2,
         max_overflow=2,
         pool_timeout=RESERVATION_TIMEOUT_SECONDS,
-        pool_pre_ping=True,
         isolation_level="AUTOCOMMIT",
         connect_args={
             "timeout": settings.db_connect_timeout_seconds,
@@ -53,22 +53,28 @@ def rate_engine(settings: Settings) -> AsyncEngine:
             },
         },
     )
+    drop_closed_on_checkout(engine)
+    return engine
 
 
 def reserve_on(engine: AsyncEngine, partner: str) -> Reserve:
     async def reserve(interval: float, tolerance: float, longest: float) -> float | None:
-        parameters = {
-            "partner": partner,
-            "interval": interval,
-            "tolerance": tolerance,
-            "longest": longest,
-        }
         try:
             async with engine.connect() as connection:
-                row = (await connection.execute(_RESERVE, parameters)).one_or_none()
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+                # The driver's connection, autocommitting: one statement before every partner
+                # call, where SQLAlchemy's statement machinery would cost more than the statement.
+                driver = (await connection.get_raw_connection()).driver_connection
+                assert driver is not None
+                wait = await driver.fetchval(_RESERVE, partner, interval, tolerance, longest)
+        except (
+            SQLAlchemyError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            OSError,
+            TimeoutError,
+        ) as exc:
             raise RateUnavailable(type(exc).__name__) from None
-        return None if row is None else max(0.0, float(row.wait))
+        return None if wait is None else max(0.0, float(wait))
 
     return reserve
 

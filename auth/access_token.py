@@ -1,7 +1,8 @@
 """The API's own purpose-bound access tokens (RFC 9068 `at+jwt`, ES256): issuing and verifying."""
 
 import uuid
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,9 @@ from models import Role, Scope
 from models.partnership import MAX_TOKEN_LIFETIME_SECONDS
 
 TOKEN_TYPE = "at+jwt"
+# Tokens whose signatures have been verified, kept by their exact text (a token lives five minutes
+# at most and is presented on every request of its life): a few megabytes at most.
+VERIFIED_TOKENS_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,12 @@ class TokenAuthority:
     keys: SigningKeySet
     issuer: str
     audience: str
+    # The signature check is most of a token's verification: done once per token text, while the
+    # key that verified it is still the key under its kid. The claims (expiry above all) are
+    # checked against the clock on every request.
+    _verified: OrderedDict[str, tuple[str, Any, dict[str, Any]]] = field(
+        default_factory=OrderedDict, init=False, repr=False, compare=False
+    )
 
     def issue(
         self,
@@ -95,11 +105,17 @@ class TokenAuthority:
 
     def verify(self, token: str, *, now: float) -> AccessClaims:
         """Signature, header and claims; the database checks (revocation, user) come after."""
-        header = read_header(token, algorithm=ALGORITHM, token_types=frozenset({TOKEN_TYPE}))
-        key = self.keys.verification_key(header["kid"])
-        if key is None:
-            raise InvalidToken("kid_unknown")
-        claims = decode(token, key, algorithm=ALGORITHM, audience=self.audience, issuer=self.issuer)
+        verified = self._verified.get(token)
+        if verified is None or self.keys.verification_key(verified[0]) is not verified[1]:
+            header = read_header(token, algorithm=ALGORITHM, token_types=frozenset({TOKEN_TYPE}))
+            key = self.keys.verification_key(header["kid"])
+            if key is None:
+                raise InvalidToken("kid_unknown")
+            claims = decode(
+                token, key, algorithm=ALGORITHM, audience=self.audience, issuer=self.issuer
+            )
+            verified = (header["kid"], key, claims)
+        claims = verified[2]
         check_claims(
             claims,
             audience=self.audience,
@@ -107,7 +123,12 @@ class TokenAuthority:
             max_lifetime_seconds=MAX_TOKEN_LIFETIME_SECONDS,
             require_nbf=True,
         )
-        return _access_claims(claims)
+        access = _access_claims(claims)
+        if token not in self._verified:
+            self._verified[token] = verified
+            if len(self._verified) > VERIFIED_TOKENS_KEPT:
+                self._verified.popitem(last=False)
+        return access
 
 
 def _access_claims(claims: dict[str, Any]) -> AccessClaims:

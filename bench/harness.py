@@ -34,26 +34,59 @@ class Bench:
     async def token(
         self, role: str, org: str, purpose: str, *, subject: str | None = None, **form: str
     ) -> str:
-        identity = mint_identity_token(
+        return await exchange_token(
+            self.client,
             self.settings.keys_dir,
-            audience=self.settings.token_audience,
-            role=role,
-            organisation_code=org,
+            self.settings.token_audience,
+            role,
+            org,
+            purpose,
             subject=subject,
+            **form,
         )
-        response = await self.client.post(
-            "/v1/token",
-            data={
-                "grant_type": TOKEN_EXCHANGE_GRANT,
-                "subject_token": identity,
-                "subject_token_type": JWT_TOKEN_TYPE,
-                "purpose": purpose,
-                **form,
-            },
-        )
-        response.raise_for_status()
-        token: str = response.json()["access_token"]
-        return token
+
+
+async def exchange_token(
+    client: httpx.AsyncClient,
+    keys_dir: Path,
+    audience: str,
+    role: str,
+    org: str,
+    purpose: str,
+    *,
+    subject: str | None = None,
+    **form: str,
+) -> str:
+    """A development identity token from `keys_dir`, exchanged at `client`'s /v1/token: the app
+    in-process or a server in its own process."""
+    identity = mint_identity_token(
+        keys_dir, audience=audience, role=role, organisation_code=org, subject=subject
+    )
+    response = await client.post(
+        "/v1/token",
+        data={
+            "grant_type": TOKEN_EXCHANGE_GRANT,
+            "subject_token": identity,
+            "subject_token_type": JWT_TOKEN_TYPE,
+            "purpose": purpose,
+            **form,
+        },
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+async def database_url_in(directory: Path) -> str:
+    """TRIAGE_DATABASE_URL, migrated; or a throwaway embedded PostgreSQL in `directory`, stopped
+    when this process exits. For benchmarks that run the API in a process of its own."""
+    database_url = os.environ.get("TRIAGE_DATABASE_URL")
+    if not database_url:
+        from api.embedded import start_embedded_postgres
+
+        database_url = await asyncio.to_thread(start_embedded_postgres, directory / "pgdata")
+    await upgrade_async(database_url)
+    return database_url
 
 
 @asynccontextmanager
@@ -62,9 +95,10 @@ async def running(
     pool_size: int = 10,
     settings_overrides: dict[str, Any] | None = None,
     partner_transport: httpx.AsyncBaseTransport | None = None,
+    database_url: str | None = None,
 ) -> AsyncIterator[Bench]:
-    """The app on TRIAGE_DATABASE_URL, or on a throwaway embedded PostgreSQL."""
-    configured = os.environ.get("TRIAGE_DATABASE_URL")
+    """The app on `database_url`, else TRIAGE_DATABASE_URL, else a throwaway embedded PostgreSQL."""
+    configured = database_url or os.environ.get("TRIAGE_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="triage-bench-") as directory:
         if configured:
             database_url = configured

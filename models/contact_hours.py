@@ -132,6 +132,13 @@ def _applies(hours: ContactHours, period: HoursPeriod, day: date) -> bool:
     return hours.open_on_bank_holidays or not is_bank_holiday(day)
 
 
+def load_bank_holidays(today: date) -> None:
+    """Load this year's and next year's bank holidays now: the first load imports the calendar
+    (a fraction of a second), which must not fall on the first lookup at a scene."""
+    for year in (today.year, today.year + 1):
+        _bank_holidays(year)
+
+
 @lru_cache(maxsize=16)
 def _bank_holidays(year: int) -> frozenset[date]:
     # England and Wales share their bank holidays; Scotland and Northern Ireland differ.

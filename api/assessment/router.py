@@ -17,6 +17,7 @@ from api.incident.service import (
     InvalidIncidentRequest,
     SubjectNotFound,
 )
+from api.responses import ModelResponse
 from api.security import Authorizer, Forbidden, Unauthenticated
 from auth.principal import Principal
 from models import AssessmentRead, AssessmentWrite, RevisionRead, Scope
@@ -102,8 +103,7 @@ async def change_assessment(
     session: SessionDep,
     resources: ResourcesDep,
     request: Request,
-    response: Response,
-) -> AssessmentRead:
+) -> ModelResponse:
     """Replace a draft, or amend a locked assessment with a reason; needs If-Match."""
     read = await service.change_assessment(
         session,
@@ -114,8 +114,7 @@ async def change_assessment(
         payload,
         version_check(request),
     )
-    response.headers["ETag"] = etag(read.revision)
-    return read
+    return ModelResponse(read, headers={"ETag": etag(read.revision)})
 
 
 @router.post(

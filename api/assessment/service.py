@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,7 +36,6 @@ from models import (
     Scope,
     SignatureRead,
     UserAccount,
-    utcnow,
 )
 
 
@@ -114,8 +114,8 @@ def _read_event(principal: Principal, incident_id: uuid.UUID, loaded: Loaded) ->
     )
 
 
-def _require_open(incident: Incident) -> None:
-    if incident.status == IncidentStatus.closed:
+def _require_open(incident_status: str) -> None:
+    if incident_status == IncidentStatus.closed:
         raise incidents.IncidentClosed(
             "The incident is closed; only signed assessments can be amended."
         )
@@ -184,10 +184,13 @@ async def change_assessment(
     check_version: VersionCheck,
 ) -> AssessmentRead:
     """A draft is updated; a locked assessment is amended, with a reason, even after closing."""
-    loaded = await _subject_assessment(session, principal, incident_id, subject_id, for_update=True)
-    assessment = loaded.assessment
-    check_version(assessment.revision)
-    locked = assessment.status == AssessmentStatus.locked
+    target = await repository.lock_for_write(
+        session, incident_id, subject_id, principal.organisation_code
+    )
+    if target is None:
+        target = await _write_target(session, principal, incident_id, subject_id)
+    check_version(target.revision)
+    locked = target.status == AssessmentStatus.locked
     if locked:
         if Scope.incident_amend not in principal.scopes:
             raise NotAContributor("This token may not amend a signed assessment.")
@@ -202,31 +205,63 @@ async def change_assessment(
             )
         if Scope.incident_write not in principal.scopes:
             raise NotAContributor("This token may not change a draft assessment.")
-        _require_open(loaded.incident)
+        _require_open(target.incident_status)
     _check_legal_basis(partnership, payload.content)
-    assessment.revision += 1
-    assessment.updated_at = utcnow()
-    revision = AssessmentRevision(
-        assessment_id=assessment.id,
-        revision=assessment.revision,
-        kind=RevisionKind.amended if locked else RevisionKind.updated,
-        content=payload.content.model_dump(mode="json"),
+    revision = target.revision + 1
+    kind = RevisionKind.amended if locked else RevisionKind.updated
+    updated_at, contributions = await repository.write_revision(
+        session,
+        target.id,
+        revision=revision,
+        kind=kind,
+        content=payload.content,
         amendment_reason=payload.amendment_reason,
         author_id=principal.user_id,
     )
-    await repository.add(session, assessment, revision)
     await record(
         session,
         principal_event(
             AuditAction.assessment_write,
             principal,
             incident_id,
-            {"revision": assessment.revision, "kind": revision.kind.value},
-            person_id=loaded.person_id,
+            {"revision": revision, "kind": kind.value},
+            person_id=target.person_id,
             data_classes=JOINT_ASSESSMENT,
         ),
     )
-    return await _read(session, Loaded(loaded.incident, assessment, revision, loaded.person_id))
+    # The content was validated as the request's body, and is what was stored.
+    return _assessment_read(
+        id=target.id,
+        incident_id=target.incident_id,
+        subject_id=target.subject_id,
+        revision=revision,
+        status=AssessmentStatus(target.status),
+        content=payload.content,
+        created_at=target.created_at,
+        updated_at=updated_at,
+        locked_at=target.locked_at,
+        contributions=contributions,
+    )
+
+
+async def _write_target(
+    session: AsyncSession, principal: Principal, incident_id: uuid.UUID, subject_id: uuid.UUID
+) -> repository.WriteTarget:
+    """When the one-statement lock finds nothing, the step-by-step load says which of the
+    incident, subject or assessment is missing, and raises its 404."""
+    loaded = await _subject_assessment(session, principal, incident_id, subject_id, for_update=True)
+    assessment = loaded.assessment
+    return repository.WriteTarget(
+        incident_status=loaded.incident.status,
+        person_id=loaded.person_id,
+        id=assessment.id,
+        incident_id=assessment.incident_id,
+        subject_id=assessment.subject_id,
+        revision=assessment.revision,
+        status=assessment.status,
+        created_at=assessment.created_at,
+        locked_at=assessment.locked_at,
+    )
 
 
 async def sign_assessment(
@@ -238,7 +273,7 @@ async def sign_assessment(
 ) -> AssessmentRead:
     """Sign the revision the signer read. The second contributor's signature locks it."""
     loaded = await _subject_assessment(session, principal, incident_id, subject_id, for_update=True)
-    _require_open(loaded.incident)
+    _require_open(loaded.incident.status)
     assessment = loaded.assessment
     check_version(assessment.revision)
     if assessment.status == AssessmentStatus.locked:
@@ -311,38 +346,70 @@ async def read_history(
 
 async def _read(session: AsyncSession, loaded: Loaded) -> AssessmentRead:
     assessment = loaded.assessment
-    signatures = await repository.signatures(session, assessment.id)
-    authors = await repository.author_ids(session, assessment.id)
-    people = await repository.users(session, {s.signer_id for s in signatures} | set(authors))
-    # Locked: the signatures that locked it. Draft: those on the current revision.
-    signed_revision = max((s.revision for s in signatures), default=assessment.revision)
-    shown_revision = (
-        signed_revision if assessment.status == AssessmentStatus.locked else assessment.revision
-    )
-    contributors: dict[uuid.UUID, Contributor] = {}
-    for user_id in authors + [s.signer_id for s in signatures]:
-        contributors.setdefault(user_id, _contributor(people[user_id]))
-    return AssessmentRead(
+    return _assessment_read(
         id=assessment.id,
         incident_id=assessment.incident_id,
         subject_id=assessment.subject_id,
         revision=assessment.revision,
         status=assessment.status,
         content=AssessmentContent.model_validate(loaded.current.content),
+        created_at=assessment.created_at,
+        updated_at=assessment.updated_at,
+        locked_at=assessment.locked_at,
+        contributions=await repository.contributions(session, assessment.id),
+    )
+
+
+def _assessment_read(
+    *,
+    id: uuid.UUID,
+    incident_id: uuid.UUID,
+    subject_id: uuid.UUID,
+    revision: int,
+    status: AssessmentStatus,
+    content: AssessmentContent,
+    created_at: datetime,
+    updated_at: datetime,
+    locked_at: datetime | None,
+    contributions: repository.Contributions,
+) -> AssessmentRead:
+    signatures = contributions.signatures
+    # Locked: the signatures that locked it. Draft: those on the current revision.
+    signed_revision = max((s.revision for s in signatures), default=revision)
+    shown_revision = signed_revision if status == AssessmentStatus.locked else revision
+    contributors: dict[uuid.UUID, Contributor] = {}
+    for person in contributions.authors + [s.signer for s in signatures]:
+        contributors.setdefault(person.user_id, _person(person))
+    return AssessmentRead(
+        id=id,
+        incident_id=incident_id,
+        subject_id=subject_id,
+        revision=revision,
+        status=status,
+        content=content,
         signatures=[
             SignatureRead(
-                role=s.role,
+                role=ContributorRole(s.role),
                 revision=s.revision,
-                signer=_contributor(people[s.signer_id]),
+                signer=contributors[s.signer.user_id],
                 signed_at=s.signed_at,
             )
             for s in signatures
             if s.revision == shown_revision
         ],
         contributors=list(contributors.values()),
-        created_at=assessment.created_at,
-        updated_at=assessment.updated_at,
-        locked_at=assessment.locked_at,
+        created_at=created_at,
+        updated_at=updated_at,
+        locked_at=locked_at,
+    )
+
+
+def _person(person: repository.Person) -> Contributor:
+    return Contributor(
+        user_id=person.user_id,
+        name=person.name,
+        role=person.role,
+        organisation_code=person.organisation_code,
     )
 
 

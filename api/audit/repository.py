@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.database import driver_connection
 from api.log import request_id_var
 from auth.principal import Principal
 from models import (
@@ -30,7 +31,9 @@ from models import (
     Person,
     ReviewStatus,
     UserAccount,
+    utcnow,
 )
+from models.base import built
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +56,13 @@ def audit_event(
     source_systems: Sequence[str] = (),
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    return AuditEvent(
+    # Every audited request builds one, and `record` writes it as JSON: `built`, not the
+    # constructor. The id and time are given rather than left to the fields' factories, whose
+    # signatures pydantic inspects on every call.
+    return built(
+        AuditEvent,
+        id=uuid.uuid4(),
+        occurred_at=utcnow(),
         action=action.value,
         outcome=outcome.value,
         reason=reason,
@@ -117,23 +126,30 @@ def people(person_ids: Sequence[uuid.UUID | None]) -> tuple[uuid.UUID | None, di
     return None, {"person_ids": [str(person_id) for person_id in distinct]}
 
 
-_APPEND = text("SELECT audit_append(CAST(:events AS jsonb))")
+_APPEND = "SELECT audit_append($1::jsonb)"
+_APPEND_CORE = text("SELECT audit_append(CAST(:events AS jsonb))")
+
+
+def events_json(*events: AuditEvent) -> str:
+    """The events as `audit_append` takes them: a JSON array of rows."""
+    return json.dumps([event.model_dump(mode="json") for event in events])
 
 
 async def record(session: AsyncSession, *events: AuditEvent) -> None:
     """Part of the caller's transaction: the events commit or roll back with what they describe.
 
-    One statement for any number of events; pending ORM writes go first."""
+    One statement for any number of events, on the driver's connection (every audited request
+    pays it); pending ORM writes go first."""
     if not events:
         return
     await session.flush()
-    await append(await session.connection(), *events)
+    connection = await driver_connection(session)
+    await connection.execute(_APPEND, events_json(*events))
 
 
 async def append(connection: AsyncConnection, *events: AuditEvent) -> None:
     """`record` for code that holds a connection rather than a session (the purge)."""
-    payload = json.dumps([event.model_dump(mode="json") for event in events])
-    await connection.execute(_APPEND, {"events": payload})
+    await connection.execute(_APPEND_CORE, {"events": events_json(*events)})
 
 
 _REFUSALS = "audit.refusals"

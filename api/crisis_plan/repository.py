@@ -4,13 +4,16 @@ organisation's plans only inside `active_plans_of`, the crisis flag lookup's rea
 """
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.database import driver_connection
 from models import (
     AccessNotification,
     CrisisPlan,
@@ -87,27 +90,46 @@ async def plans_for_person(
 
 
 # Transaction-local: row-level security admits other organisations' plans while it is `on`.
-_ENTER_LOOKUP = text("SELECT set_config('app.lookup', 'on', true)")
-_LEAVE_LOOKUP = text("SELECT set_config('app.lookup', '', true)")
+@dataclass(frozen=True)
+class LocalPlan:
+    """An active plan written here, as much of it as the lookup reads."""
+
+    organisation_code: str
+    content: dict[str, Any]
+    review_date: date
+    updated_at: datetime
 
 
-async def active_plans_of(session: AsyncSession, person_id: uuid.UUID) -> list[CrisisPlan]:
+# Row-level security lets the lookup read other organisations' plans only between entering and
+# leaving lookup mode, so nothing else in the transaction (or, on a reused connection, after it)
+# reads them. The one query here that names no organisation: the lookup tells each role only what
+# it may see of a plan, and tells the plan's organisation that it looked.
+_ENTER_LOOKUP = "SELECT set_config('app.lookup', 'on', true)"
+_ACTIVE_PLANS = (
+    "SELECT organisation_code, content, review_date, updated_at FROM crisis_plan"
+    " WHERE person_id = $1 AND status = $2"
+)
+_LEAVE_LOOKUP = "SELECT set_config('app.lookup', '', true)"
+
+
+async def active_plans_of(session: AsyncSession, person_id: uuid.UUID) -> list[LocalPlan]:
     """Every organisation's active plan for the person: the crisis flag lookup's `local` source.
-    Only the lookup calls this.
-
-    The one query here that names no organisation: the lookup tells each role only what it may
-    see of a plan, and tells the plan's organisation that it looked. Row-level security lets it
-    read other organisations' plans only between entering and leaving lookup mode, so nothing
-    else in the transaction (or, on a reused connection, after it) reads them."""
-    statement = select(CrisisPlan).where(
-        col(CrisisPlan.person_id) == person_id, col(CrisisPlan.status) == CrisisPlanStatus.active
-    )
+    Only the lookup calls this, and at the scene: the statements go to the driver's connection,
+    inside the request's transaction."""
+    connection = await driver_connection(session)
     # No try/finally: a failed read aborts the transaction, which ends the setting with it.
-    connection = await session.connection()
     await connection.execute(_ENTER_LOOKUP)
-    plans = list((await session.exec(statement)).all())
+    rows = await connection.fetch(_ACTIVE_PLANS, person_id, CrisisPlanStatus.active.value)
     await connection.execute(_LEAVE_LOOKUP)
-    return plans
+    return [
+        LocalPlan(
+            organisation_code=row["organisation_code"],
+            content=row["content"],
+            review_date=row["review_date"],
+            updated_at=row["updated_at"],
+        )
+        for row in rows
+    ]
 
 
 _HOLDERS = text("SELECT crisis_plan_holders(:person_id)")

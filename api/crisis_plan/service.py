@@ -694,7 +694,7 @@ async def local_records(session: AsyncSession, person_id: uuid.UUID) -> list[Tru
     return [_as_trust_record(plan) for plan in await repository.active_plans_of(session, person_id)]
 
 
-def _as_trust_record(plan: CrisisPlan) -> TrustRecord:
+def _as_trust_record(plan: CrisisPlan | repository.LocalPlan) -> TrustRecord:
     content = CrisisPlanContentRead.model_validate(plan.content)
     alerts = content.police.safety_alerts
     return TrustRecord(

@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from api.audit.repository import principal_event, record_refusal
@@ -12,6 +11,7 @@ from api.dependencies import ResourcesDep, SessionDep
 from api.errors import problem_responses
 from api.incident.service import IncidentClosed, IncidentNotFound
 from api.lookup import service
+from api.responses import ModelResponse
 from api.security import Authorizer, Forbidden, Unauthenticated
 from auth.principal import Principal
 from models import AuditAction, AuditOutcome, Scope
@@ -37,7 +37,7 @@ async def lookup_crisis_flag(
     principal: CanLookUp,
     session: SessionDep,
     resources: ResourcesDep,
-) -> JSONResponse:
+) -> ModelResponse:
     """Ask every partner at once, within the deadline; the answer is shaped by the caller's role."""
     try:
         answer = await service.lookup(
@@ -66,4 +66,4 @@ async def lookup_crisis_flag(
     # Serialised by its own class, whose fields are exactly what the role may see. Left to the
     # union response model, pydantic would serialise a practitioner's answer as an officer's
     # whenever a field holds a subclass (a plan written here), silently dropping the clinical part.
-    return JSONResponse(answer.model_dump(mode="json"))
+    return ModelResponse(answer)

@@ -14,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.audit.repository import principal_event
 from api.crisis_plan import service as crisis_plans
 from api.errors import ServiceError
-from api.incident import repository as incident_repository
 from api.incident import service as incidents
 from api.lookup import merge, repository
 from api.partners import Partners
@@ -29,7 +28,7 @@ from models import (
     Role,
     Scope,
 )
-from models.base import utcnow
+from models.base import built, utcnow
 from models.contact_hours import LONDON
 from models.lookup import (
     AnswerContact,
@@ -60,7 +59,6 @@ from models.partner import (
     TrustCrisisPlan,
     TrustRecord,
 )
-from models.person import Person as PersonRow
 
 T = TypeVar("T")
 WRITE_RESERVE_SECONDS = 0.25
@@ -103,9 +101,9 @@ async def check_quotas(
     nhs_number: str | None,
 ) -> None:
     """Before any partner is asked: the officer's hour, the organisation's day, and the number of
-    different people this incident has looked up (the person already looked up does not count)."""
+    different people this incident has looked up (the person already looked up does not count).
+    The user's and the incident's lookup turns are held already (`repository.incident_taking_turn`)."""
     quotas = partnership.agreement.lookup_quotas
-    await repository.take_turns(session, principal.user_id, incident_id)
     now = datetime.now(UTC)
     usage = await repository.quota_usage(
         session,
@@ -146,9 +144,14 @@ async def lookup(
     request: LookupRequest,
     deadline_seconds: float,
 ) -> OfficerFlag | PractitionerFlag:
-    # Read, not locked: lookups on one incident must not queue behind each other.
+    # Read, not locked: lookups on one incident must not queue behind the incident's row lock
+    # (writes take it); they take turns with each other only, from the quota check to the commit.
     started = time.monotonic()
-    incident = await incidents.read_incident(session, principal, incident_id)
+    incident = await repository.incident_taking_turn(
+        session, incident_id, principal.organisation_code, principal.user_id
+    )
+    if incident is None:
+        raise incidents.IncidentNotFound()
     if incident.status != IncidentStatus.open:
         raise incidents.IncidentClosed("The incident is closed; no more lookups.")
     await check_quotas(session, partnership, principal, incident_id, request.nhs_number)
@@ -173,7 +176,7 @@ async def lookup(
         fan_out = asyncio.ensure_future(
             _fan_out(partners, asked, request.demographics is None, deadline)
         )
-        person_row, local, local_report = await _while_asked(session, fan_out, asked)
+        person_id, local, local_report = await _while_asked(session, fan_out, asked)
         verification, holders = await fan_out
         if verification is not None:
             reports.append(verification.report)
@@ -190,20 +193,23 @@ async def lookup(
             again = asyncio.ensure_future(
                 asyncio.gather(*_holder_calls(partners, current, deadline))
             )
-            person_row, local, local_report = await _while_asked(session, again, current)
+            person_id, local, local_report = await _while_asked(session, again, current)
             holders = list(await again)
             answers = answers + _interpret(holders) + merge.Answers(asked=True, trusts=tuple(local))
             for report in [*(outcome.report for outcome in holders), local_report]:
                 report.under = NumberUsed.current
                 reports.append(report)
-        person_id = person_row.id
 
     person = _person(identity, request)
     known = merge.known_to_services(person.identification, answers)
     answer = _project(partnership, principal, person, answers, reports, known)
 
-    lookup_row = FlagLookup(
+    # `built`, not the constructors: `repository.save` writes these as JSON.
+    now = utcnow()
+    lookup_row = built(
+        FlagLookup,
         id=answer.lookup_id,
+        created_at=now,
         incident_id=incident_id,
         user_id=principal.user_id,
         organisation_code=principal.organisation_code,
@@ -227,7 +233,10 @@ async def lookup(
     notifications: list[AccessNotification] = []
     if person_id is not None:
         notifications = [
-            AccessNotification(
+            built(
+                AccessNotification,
+                id=uuid.uuid4(),
+                created_at=now,
                 organisation_code=code,
                 person_id=person_id,
                 lookup_id=answer.lookup_id,
@@ -263,16 +272,16 @@ class _Identity:
 
 async def _while_asked(
     session: AsyncSession, asked: asyncio.Future[Any], nhs_number: str
-) -> tuple[PersonRow, list[TrustRecord], SourceReport]:
+) -> tuple[uuid.UUID, list[TrustRecord], SourceReport]:
     """The person's row and the plans written here, read while the partners are being asked:
     the database round trips overlap the partners' latency instead of adding to it."""
     try:
-        person_row = await incident_repository.person_for(session, nhs_number)
-        local, local_report = await _local(session, person_row.id)
+        person_id = await repository.person_id_for(session, nhs_number)
+        local, local_report = await _local(session, person_id)
     except BaseException:
         asked.cancel()
         raise
-    return person_row, local, local_report
+    return person_id, local, local_report
 
 
 async def _local(

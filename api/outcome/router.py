@@ -16,6 +16,7 @@ from api.etag import (
 )
 from api.incident.service import IncidentClosed, IncidentNotFound, InvalidIncidentRequest
 from api.outcome import service
+from api.responses import ModelResponse
 from api.security import Authorizer, Forbidden, Unauthenticated
 from auth.principal import Principal
 from models import OutcomeRead, OutcomeWrite, Scope
@@ -48,8 +49,7 @@ async def record_outcome(
     principal: CanWrite,
     session: SessionDep,
     request: Request,
-    response: Response,
-) -> OutcomeRead:
+) -> ModelResponse:
     """Record the outcome (201 the first time), or replace it with If-Match (200)."""
     outcome, created = await service.record_outcome(
         session,
@@ -59,9 +59,9 @@ async def record_outcome(
         check_version=version_check(request),
         check_new=lambda: require_no_if_match(request),
     )
-    response.status_code = 201 if created else 200
-    response.headers["ETag"] = etag(outcome.revision)
-    return outcome
+    return ModelResponse(
+        outcome, status_code=201 if created else 200, headers={"ETag": etag(outcome.revision)}
+    )
 
 
 @router.get(

@@ -12,6 +12,7 @@ from api.errors import ServiceError
 from api.incident import repository as incident_repository
 from api.incident import service as incidents
 from api.incident.service import InvalidIncidentRequest
+from api.outcome import repository
 from auth.principal import Principal
 from models import (
     AuditAction,
@@ -52,37 +53,38 @@ async def record_outcome(
     """Create or replace the outcome; returns it and whether it was created."""
     incident = await incidents.writable_incident(session, principal, incident_id)
     _check_times(incident, payload)
-    existing = await session.get(IncidentOutcome, incident_id)
-    if existing is None:
+    state = await repository.outcome_state(session, incident_id)
+    if state.revision is None:
         check_new()
-        outcome = IncidentOutcome(
-            incident_id=incident_id, codes=[], recorded_by=principal.user_id, revision=0
-        )
     else:
-        check_version(existing.revision)
-        outcome = existing
-    outcome.codes = [code.value for code in payload.codes]
-    outcome.place_of_safety = payload.place_of_safety.value if payload.place_of_safety else None
-    outcome.conveyance = payload.conveyance.value if payload.conveyance else None
-    outcome.referral_notes = payload.referral_notes
-    outcome.left_scene_at = payload.left_scene_at
-    outcome.handover_at = payload.handover_at
-    outcome.recorded_by = principal.user_id
-    outcome.recorded_at = utcnow()
-    outcome.revision += 1
-    session.add(outcome)
-    await session.flush()
+        check_version(state.revision)
+    # Every field is the request's, validated as its body, or ours: nothing to validate again.
+    outcome = OutcomeRead.model_construct(
+        incident_id=incident_id,
+        codes=list(payload.codes),
+        place_of_safety=payload.place_of_safety,
+        conveyance=payload.conveyance,
+        referral_notes=payload.referral_notes,
+        left_scene_at=payload.left_scene_at,
+        handover_at=payload.handover_at,
+        revision=(state.revision or 0) + 1,
+        recorded_by=principal.user_id,
+        recorded_at=utcnow(),
+    )
+    await repository.save(session, outcome, new=state.revision is None)
+    person_id, about = people(state.person_ids)
     await record(
         session,
-        await _event(
-            session,
+        principal_event(
             AuditAction.outcome_write,
             principal,
             incident_id,
-            {"revision": outcome.revision},
+            {"revision": outcome.revision} | about,
+            person_id=person_id,
+            data_classes=[DataClass.incident_record.value],
         ),
     )
-    return OutcomeRead.from_row(outcome), existing is None
+    return outcome, state.revision is None
 
 
 async def read_outcome(
