@@ -67,9 +67,10 @@ def reserve_on(engine: AsyncEngine, partner: str) -> Reserve:
                 assert driver is not None
                 wait = await driver.fetchval(_RESERVE, partner, interval, tolerance, longest)
         except (
-            SQLAlchemyError,
+            SQLAlchemyError,  # the pool: no connection in time, or one that failed
             asyncpg.PostgresError,
             asyncpg.InterfaceError,
+            asyncpg.InternalClientError,  # the driver's own, e.g. a stale statement cache
             OSError,
             TimeoutError,
         ) as exc:

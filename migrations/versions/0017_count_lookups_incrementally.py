@@ -36,8 +36,74 @@ END
 $$
 """
 
+# 0016's refresh, except that an existing row's `lookups` is left to the lookups' own update.
+REFRESH = """
+CREATE OR REPLACE FUNCTION refresh_incident_fact(target uuid) RETURNS void
+LANGUAGE sql VOLATILE AS $$
+  INSERT INTO incident_fact (incident_id, time_of_call_at, organisation_code, partner_trust_code,
+                             call_date, triage_mode, area_code, codes, place_of_safety, conveyance,
+                             seconds_at_scene, seconds_to_arrival, assessed, crisis_flag_consulted,
+                             crisis_flag_changed_decision, person_ids, lookups)
+  SELECT incident_id, time_of_call_at, organisation_code, partner_trust_code, call_date,
+         triage_mode, area_code, codes, place_of_safety, conveyance, seconds_at_scene,
+         seconds_to_arrival, assessed, crisis_flag_consulted, crisis_flag_changed_decision,
+         person_ids, lookups
+  FROM incident_fact_source WHERE incident_id = target
+  ON CONFLICT (incident_id) DO UPDATE SET
+    time_of_call_at = excluded.time_of_call_at,
+    organisation_code = excluded.organisation_code,
+    partner_trust_code = excluded.partner_trust_code,
+    call_date = excluded.call_date,
+    triage_mode = excluded.triage_mode,
+    area_code = excluded.area_code,
+    codes = excluded.codes,
+    place_of_safety = excluded.place_of_safety,
+    conveyance = excluded.conveyance,
+    seconds_at_scene = excluded.seconds_at_scene,
+    seconds_to_arrival = excluded.seconds_to_arrival,
+    assessed = excluded.assessed,
+    crisis_flag_consulted = excluded.crisis_flag_consulted,
+    crisis_flag_changed_decision = excluded.crisis_flag_changed_decision,
+    person_ids = excluded.person_ids
+$$
+"""
+
+# 0016's refresh, as it was.
+PREVIOUS_REFRESH = """
+CREATE OR REPLACE FUNCTION refresh_incident_fact(target uuid) RETURNS void
+LANGUAGE sql VOLATILE AS $$
+  INSERT INTO incident_fact (incident_id, time_of_call_at, organisation_code, partner_trust_code,
+                             call_date, triage_mode, area_code, codes, place_of_safety, conveyance,
+                             seconds_at_scene, seconds_to_arrival, assessed, crisis_flag_consulted,
+                             crisis_flag_changed_decision, person_ids, lookups)
+  SELECT incident_id, time_of_call_at, organisation_code, partner_trust_code, call_date,
+         triage_mode, area_code, codes, place_of_safety, conveyance, seconds_at_scene,
+         seconds_to_arrival, assessed, crisis_flag_consulted, crisis_flag_changed_decision,
+         person_ids, lookups
+  FROM incident_fact_source WHERE incident_id = target
+  ON CONFLICT (incident_id) DO UPDATE SET
+    time_of_call_at = excluded.time_of_call_at,
+    organisation_code = excluded.organisation_code,
+    partner_trust_code = excluded.partner_trust_code,
+    call_date = excluded.call_date,
+    triage_mode = excluded.triage_mode,
+    area_code = excluded.area_code,
+    codes = excluded.codes,
+    place_of_safety = excluded.place_of_safety,
+    conveyance = excluded.conveyance,
+    seconds_at_scene = excluded.seconds_at_scene,
+    seconds_to_arrival = excluded.seconds_to_arrival,
+    assessed = excluded.assessed,
+    crisis_flag_consulted = excluded.crisis_flag_consulted,
+    crisis_flag_changed_decision = excluded.crisis_flag_changed_decision,
+    person_ids = excluded.person_ids,
+    lookups = excluded.lookups
+$$
+"""
+
 
 def upgrade() -> None:
+    op.execute(REFRESH)
     op.execute(COUNT_LOOKUP)
     op.execute("DROP TRIGGER flag_lookup_fact_refresh ON flag_lookup")
     op.execute(
@@ -53,3 +119,4 @@ def downgrade() -> None:
         "CREATE TRIGGER flag_lookup_fact_refresh AFTER INSERT ON flag_lookup"
         " FOR EACH ROW EXECUTE FUNCTION incident_fact_refresh()"
     )
+    op.execute(PREVIOUS_REFRESH)

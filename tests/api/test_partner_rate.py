@@ -5,14 +5,15 @@ import asyncio
 import time
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.partner_rate import rate_engine, shared_limiter
+from api.partner_rate import rate_engine, reserve_on, shared_limiter
 from api.settings import Settings
-from clients.rate import RateLimiter, SharedRateLimiter
+from clients.rate import RateLimiter, RateUnavailable, SharedRateLimiter
 
 RATE = 5.0  # PDS's default: 5 requests a second per application
 
@@ -117,3 +118,20 @@ async def test_the_app_shares_its_partners_rates_when_so_configured(
         ]
     assert limiters
     assert all(isinstance(limiter, SharedRateLimiter) for limiter in limiters)
+
+
+async def test_a_driver_error_of_any_kind_falls_back_to_this_process(
+    shared_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only the server's errors: the driver's own (a statement cache gone stale) too."""
+
+    async def stale(*args: object, **kwargs: object) -> None:
+        raise asyncpg.exceptions.OutdatedSchemaCacheError("cached statement plan is invalid")
+
+    engine = rate_engine(shared_settings)
+    try:
+        monkeypatch.setattr(asyncpg.Connection, "fetchval", stale)
+        with pytest.raises(RateUnavailable):
+            await reserve_on(engine, "pds")(0.2, 0.0, 1.0)
+    finally:
+        await engine.dispose()
