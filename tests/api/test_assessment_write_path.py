@@ -122,3 +122,21 @@ async def test_the_orm_sees_an_outcome_written_beside_it(
     read = await scene.client.get(url, headers=bearer(scene.officer))
     assert read.json()["codes"] == ["advice_and_support"]
     assert read.headers["etag"] == '"2"'
+
+
+async def test_the_write_lock_finds_nothing_for_an_organisation_the_incident_does_not_name(
+    exchanger: Exchanger, connection: AsyncConnection
+) -> None:
+    """Owner and named partner trust find the assessment to write; any other organisation finds
+    nothing (a 404 at the route), whatever ids it sends."""
+    scene = await make_scene(exchanger)
+    assert (await scene.start()).status_code == 201
+    async with (
+        AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as session,
+        session.begin(),
+    ):
+        for organisation, found in (("NSP", True), ("RQI", True), ("Y05868", False), ("", False)):
+            target = await assessments.lock_for_write(
+                session, scene.incident_id, scene.subject_id, organisation
+            )
+            assert (target is not None) is found, organisation
