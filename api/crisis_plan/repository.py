@@ -89,7 +89,6 @@ async def plans_for_person(
     return list((await session.exec(statement)).all())
 
 
-# Transaction-local: row-level security admits other organisations' plans while it is `on`.
 @dataclass(frozen=True)
 class LocalPlan:
     """An active plan written here, as much of it as the lookup reads."""
@@ -100,10 +99,11 @@ class LocalPlan:
     updated_at: datetime
 
 
-# Row-level security lets the lookup read other organisations' plans only between entering and
-# leaving lookup mode, so nothing else in the transaction (or, on a reused connection, after it)
-# reads them. The one query here that names no organisation: the lookup tells each role only what
-# it may see of a plan, and tells the plan's organisation that it looked.
+# Lookup mode is transaction-local: row-level security admits other organisations' plans while it
+# is `on`, and the lookup reads them only between entering and leaving it, so nothing else in the
+# transaction (or, on a reused connection, after it) reads them. The one query here that names no
+# organisation: the lookup tells each role only what it may see of a plan, and tells the plan's
+# organisation that it looked.
 _ENTER_LOOKUP = "SELECT set_config('app.lookup', 'on', true)"
 _ACTIVE_PLANS = (
     "SELECT organisation_code, content, review_date, updated_at FROM crisis_plan"

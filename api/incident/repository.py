@@ -142,7 +142,8 @@ async def subject_for_person(
 
 
 # Concurrent opens by one user take turns from the quota count to the commit, as lookups do
-# (api.lookup.repository.TAKE_TURNS): otherwise ten opens sent at once all count the same rows.
+# (api.lookup.repository.incident_taking_turn): otherwise ten opens sent at once all count the
+# same rows.
 TAKE_OPENING_TURN = text("SELECT pg_advisory_xact_lock(7303, hashtext(:user_id))")
 
 
