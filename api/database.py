@@ -1,11 +1,15 @@
 """The async engine on asyncpg, with an explicit pool and timeouts."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import asyncpg
 import sqlalchemy.exc
-from sqlalchemy import event
+from opentelemetry.trace import SpanKind, Tracer
+from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -78,11 +82,62 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     if adapted._transaction is None:  # the adapter keeps no public flag for it
         await adapted._start_transaction()
     driver = fairy.driver_connection
+    tracer = _TRACERS.get(session.sync_session.get_bind().engine)
+    if tracer is not None:
+        driver = TracedDriver(driver, tracer)
     session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
     return driver
 
 
 _DRIVER = "api.database.driver_connection"
+# Engines whose statements are traced (`api.telemetry`): those sent on the driver are too.
+_TRACERS: WeakKeyDictionary[Engine, Tracer] = WeakKeyDictionary()
+
+
+def trace_driver_statements(engine: AsyncEngine, tracer: Tracer) -> None:
+    """Statements sent on the driver's connection get a client span each, as the engine's own
+    statements do: a traced lookup shows all of its statements."""
+    _TRACERS[engine.sync_engine] = tracer
+
+
+class TracedDriver:
+    """The driver's connection, with a client span per statement: its text (placeholders, never
+    values) and the database system, as SQLAlchemy's instrumentation writes them."""
+
+    def __init__(self, driver: asyncpg.Connection, tracer: Tracer) -> None:
+        self._driver = driver
+        self._tracer = tracer
+
+    @contextmanager
+    def _span(self, query: str) -> Iterator[None]:
+        name = query.split(None, 1)[0].upper() if query.strip() else "SQL"
+        with self._tracer.start_as_current_span(
+            name,
+            kind=SpanKind.CLIENT,
+            attributes={"db.system": "postgresql", "db.statement": query},
+        ):
+            yield
+
+    async def execute(self, query: str, *args: Any) -> str:
+        with self._span(query):
+            result: str = await self._driver.execute(query, *args)
+            return result
+
+    async def fetch(self, query: str, *args: Any) -> Any:
+        with self._span(query):
+            return await self._driver.fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        with self._span(query):
+            return await self._driver.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        with self._span(query):
+            return await self._driver.fetchval(query, *args)
+
+    def is_in_transaction(self) -> bool:
+        in_transaction: bool = self._driver.is_in_transaction()
+        return in_transaction
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

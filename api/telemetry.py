@@ -35,7 +35,7 @@ from opentelemetry.trace import Link, SpanKind, Status, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes, AttributeValue
 
-from api.database import Database
+from api.database import Database, trace_driver_statements
 
 SERVICE = "street-triage-api"
 # Probes and the scraper call every few seconds; their spans would bury the requests that matter.
@@ -92,6 +92,7 @@ class Telemetry:
                 database.engine.sync_engine,
                 NoOpUpDownCounter("db.client.connections.usage"),
             )
+            trace_driver_statements(database.engine, tracer)
         return database
 
     def partner_transport(

@@ -2,6 +2,7 @@
 redirected to an unregistered address), and bad token, userinfo and sign-out requests."""
 
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -377,20 +378,25 @@ def assertion_for(
     )
 
 
+# Times are taken when the test runs, not when the module is collected: a suite that reaches this
+# test more than ten minutes after collecting it would otherwise send a `nbf` already past.
 @pytest.mark.parametrize(
-    "claims",
+    "bad_claims",
     [
-        {"aud": "https://elsewhere.example/token"},
-        {"iss": "someone-else"},
-        {"sub": "someone-else"},
-        {"exp": int(time.time()) + 3600},
-        {"exp": int(time.time()) - 60},
-        {"exp": None},
-        {"jti": None},
-        {"nbf": int(time.time()) + 600},
+        lambda now: {"aud": "https://elsewhere.example/token"},
+        lambda now: {"iss": "someone-else"},
+        lambda now: {"sub": "someone-else"},
+        lambda now: {"exp": now + 3600},
+        lambda now: {"exp": now - 60},
+        lambda now: {"exp": None},
+        lambda now: {"jti": None},
+        lambda now: {"nbf": now + 600},
     ],
 )
-def test_a_bad_client_assertion_is_refused(idp: RunningIdp, claims: dict[str, Any]) -> None:
+def test_a_bad_client_assertion_is_refused(
+    idp: RunningIdp, bad_claims: Callable[[int], dict[str, Any]]
+) -> None:
+    claims = bad_claims(int(time.time()))
     code, verifier = fresh_code(idp, CIS2, idp.key_client)
     refused = token_request(
         idp.http,
