@@ -162,6 +162,10 @@ def database_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(current, OSError | asyncpg.exceptions.ConnectionDoesNotExistError):
             return True  # refused, reset, or the socket gone; closed in the middle of a statement
+        if isinstance(current, asyncpg.InterfaceError) and current.args == (
+            "connection is closed",
+        ):
+            return True  # a statement sent on the driver's connection after the server closed it
         state = getattr(current, "sqlstate", None)
         if isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES):
             return True
